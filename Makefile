@@ -1,0 +1,90 @@
+# slimscan — the commands the README documents. Every tool a target needs is installed by the
+# target itself (wasm32 target, wasm-bindgen-cli at the exact version in Cargo.lock, ...).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Build outputs live outside the clone so that fresh clones (CI) reuse them; a cold cache
+# still works, it only takes longer.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/slimscan/target
+export CARGO_TERM_COLOR ?= never
+
+WASM_TARGET   := wasm32-unknown-unknown
+WASM_RUSTFLAGS := -C target-feature=+simd128
+WBG_VERSION   := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+PORT          ?= 8080
+FUZZ_SECONDS  ?= 600
+FUZZ_TARGETS  := container_read huffman_decode huffman_roundtrip
+
+.PHONY: help run test tools wasm cli test-native test-wasm lint bench bench-huffman fuzz clean
+
+help:
+	@echo "make run            build the wasm package and serve the app on http://localhost:$(PORT)"
+	@echo "make test           everything CI runs (native tests, lint, wasm build, wasm tests in Node)"
+	@echo "make wasm           build the wasm package into pkg/"
+	@echo "make bench-huffman  Huffman decode speed: native (criterion) vs wasm in Node"
+	@echo "make fuzz           run every cargo-fuzz target for FUZZ_SECONDS (default 600) each"
+
+## Tools ------------------------------------------------------------------------------------
+
+tools:
+	@command -v cargo >/dev/null || { echo "error: Rust (cargo) is required: https://rustup.rs"; exit 1; }
+	@command -v node >/dev/null || { echo "error: Node.js 20+ is required"; exit 1; }
+	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+	@test -n "$(WBG_VERSION)" || { echo "error: wasm-bindgen not found in Cargo.lock"; exit 1; }
+	@if [ "$$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $(WBG_VERSION)" ]; then \
+		echo "installing wasm-bindgen-cli $(WBG_VERSION) (matches Cargo.lock; takes a few minutes once)"; \
+		cargo install wasm-bindgen-cli --version $(WBG_VERSION) --locked; \
+	fi
+
+## Build ------------------------------------------------------------------------------------
+
+wasm: tools
+	RUSTFLAGS="$(WASM_RUSTFLAGS)" cargo build --locked --lib --release --target $(WASM_TARGET)
+	wasm-bindgen --target web --out-dir pkg --out-name slimscan \
+		$(CARGO_TARGET_DIR)/$(WASM_TARGET)/release/slimscan.wasm
+	@ls -l pkg/slimscan_bg.wasm
+
+cli:
+	cargo build --locked --release --features cli
+
+run: wasm cli
+	$(CARGO_TARGET_DIR)/release/slimscan serve --port $(PORT) --www www --pkg pkg
+
+## Test -------------------------------------------------------------------------------------
+
+test: tools lint test-native test-wasm
+	@echo "make test: all passed"
+
+lint:
+	cargo fmt --check
+	cargo clippy --locked --all-targets --features cli -- -D warnings
+
+test-native:
+	cargo test --locked --features cli
+
+test-wasm: wasm
+	node --test tests/wasm/
+
+## Benchmarks and fuzzing -----------------------------------------------------------------------
+
+bench: bench-huffman
+
+bench-huffman: wasm
+	cargo bench --locked --bench huffman_decode
+	node benches/huffman_decode_wasm.mjs
+
+fuzz:
+	@rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || cargo +nightly install cargo-fuzz --locked
+	cd fuzz && cargo run --release --bin make_seeds
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+		mkdir -p corpus/$$t; \
+		cargo +nightly fuzz run $$t -O corpus/$$t seeds/$$t regressions/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -malloc_limit_mb=512 -print_final_stats=1; \
+	done
+
+clean:
+	cargo clean
+	rm -rf pkg/slimscan* pkg/package.json pkg/*.d.ts

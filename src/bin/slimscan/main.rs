@@ -1,0 +1,66 @@
+//! `slimscan`: the native command-line tool.
+//!
+//! - `slimscan inspect M.slim [--json]`: where every byte of a `.slim` file goes.
+//! - `slimscan serve [--port 8080] [--www www] [--pkg pkg]`: serves the web app locally.
+
+mod inspect;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "slimscan",
+    version,
+    about = "Compressed neural networks for an in-browser document scanner"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show the contents of a .slim file: sections, tensors, encodings, bits per weight.
+    Inspect {
+        /// The .slim file.
+        file: PathBuf,
+        /// Print JSON (stable; see docs/FORMAT.md §5) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve the web app (www/ at /, the wasm package at /pkg/) on localhost.
+    Serve {
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Address to bind; loopback by default.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        #[arg(long, default_value = "www")]
+        www: PathBuf,
+        #[arg(long, default_value = "pkg")]
+        pkg: PathBuf,
+        /// Send Cross-Origin-Opener/Embedder-Policy headers (needed for wasm threads).
+        #[arg(long)]
+        isolate: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect { file, json } => inspect::run(&file, json),
+        Command::Serve { port, bind, www, pkg, isolate } => {
+            serve::run(&serve::Options { port, bind, www, pkg, isolate })
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("slimscan: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! # slimscan
+//!
+//! Compressed neural networks for an in-browser document scanner. The crate implements the
+//! "Deep Compression" recipe — magnitude pruning, int8 quantization and Huffman coding — and
+//! the `.slim` container that stores a model compressed (spec: `docs/FORMAT.md`).
+//!
+//! Module order (one-way dependencies):
+//! `huffman`, `quant`, `sparse` → `format` → (later) `compress` | `kernels` → `engine` → `scan`
+//! → `wasm` | `bin`.
+//!
+//! - [`huffman`]: canonical, length-limited Huffman codes with a table-driven decoder.
+//! - [`quant`]: affine int8 quantization and activation calibration observers.
+//! - [`sparse`]: magnitude pruning, relative-index (gap) coding, CSR packing.
+//! - [`format`]: the `.slim` container writer and untrusting reader.
+
+pub mod error;
+pub mod format;
+#[doc(hidden)]
+pub mod fuzz_checks;
+pub mod huffman;
+pub mod quant;
+pub mod sparse;
+pub mod synth;
+
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
+
+pub use error::{Error, FormatError, FormatErrorKind, HuffmanError, Result};

@@ -1,0 +1,35 @@
+//! Replays every input under fuzz/regressions/<target>/ (crashes the fuzzers found, kept
+//! forever once fixed, plus hand-made edge cases) through the same checks the fuzz targets run.
+
+use std::path::Path;
+
+fn replay(target: &str, check: fn(&[u8])) -> usize {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions").join(target);
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            continue;
+        }
+        let data = std::fs::read(&path).unwrap();
+        let outcome = std::panic::catch_unwind(|| check(&data));
+        assert!(outcome.is_ok(), "{target}: {} fails again", path.display());
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn container_read_regressions() {
+    assert!(replay("container_read", slimscan::fuzz_checks::container_read) > 0);
+}
+
+#[test]
+fn huffman_decode_regressions() {
+    assert!(replay("huffman_decode", slimscan::fuzz_checks::huffman_decode) > 0);
+}
+
+#[test]
+fn huffman_roundtrip_regressions() {
+    assert!(replay("huffman_roundtrip", slimscan::fuzz_checks::huffman_roundtrip) > 0);
+}
