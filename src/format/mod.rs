@@ -166,6 +166,22 @@ pub struct TensorSize {
     pub gaps: Option<StreamSize>,
 }
 
+impl TensorSize {
+    /// An empty report for a record whose byte counts are filled in as it is written or read.
+    pub(crate) fn new(name: &str, encoding: &'static str, elements: usize) -> Self {
+        TensorSize {
+            name: name.to_string(),
+            encoding,
+            elements: elements as u64,
+            total_bytes: 0,
+            header_bytes: 0,
+            raw_bytes: 0,
+            values: None,
+            gaps: None,
+        }
+    }
+}
+
 /// Bytes of one section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SectionSize {

@@ -272,16 +272,7 @@ fn read_tensor(
     let elements = elements as usize;
     let quant = if encoding == 0 { None } else { Some(read_quant(cur, &dims)?) };
 
-    let mut size = TensorSize {
-        name: name.clone(),
-        encoding: "",
-        elements: elements as u64,
-        total_bytes: 0,
-        header_bytes: 0,
-        raw_bytes: 0,
-        values: None,
-        gaps: None,
-    };
+    let mut size = TensorSize::new(&name, "", elements);
     let data = match encoding {
         0 => {
             size.header_bytes = (cur.pos() - start) as u64;

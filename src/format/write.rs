@@ -142,16 +142,7 @@ fn write_tensor(out: &mut Vec<u8>, t: &Tensor, coding: Coding) -> Result<TensorS
     } else if t.quant.is_some() {
         return Err(invalid(t, "f32 tensors carry no quantization parameters"));
     }
-    let mut size = TensorSize {
-        name: t.name.clone(),
-        encoding: t.data.encoding_name(),
-        elements: elements as u64,
-        total_bytes: 0,
-        header_bytes: 0,
-        raw_bytes: 0,
-        values: None,
-        gaps: None,
-    };
+    let mut size = TensorSize::new(&t.name, t.data.encoding_name(), elements);
     match &t.data {
         TensorData::F32(v) => {
             if v.len() != elements {
