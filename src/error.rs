@@ -22,6 +22,10 @@ pub enum Error {
     #[error("{0}")]
     Format(#[from] FormatError),
 
+    /// An ONNX model could not be read or is not one the compressor understands.
+    #[error("ONNX: {0}")]
+    Onnx(String),
+
     /// Reading or writing a file failed.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),

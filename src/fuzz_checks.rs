@@ -71,7 +71,7 @@ pub fn sample_writer() -> SlimWriter {
             data: TensorData::F32(vec![0.5, -1.0, 2.25]),
             quant: None,
         },
-        Coding::default(),
+        Coding::Fixed,
     );
     let dense: Vec<i8> = (0..64).map(|i| ((i * 37) % 255 - 127) as i8).collect();
     w.add_tensor(
@@ -121,6 +121,15 @@ pub fn sample_writer() -> SlimWriter {
             quant: per_tensor(0.5),
         },
         Coding::Fixed,
+    );
+    w.add_tensor(
+        Tensor {
+            name: "bias.planes".into(),
+            dims: vec![2, 3],
+            data: TensorData::F32(vec![0.5, -1.0, 2.25, 1e-3, -0.0, 7.5]),
+            quant: None,
+        },
+        Coding::default(),
     );
     w
 }

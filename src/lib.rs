@@ -13,11 +13,14 @@
 //! - [`sparse`]: magnitude pruning, relative-index (gap) coding, CSR packing.
 //! - [`format`]: the `.slim` container writer and untrusting reader.
 
+#[cfg(feature = "compress")]
+pub mod compress;
 pub mod error;
 pub mod format;
 #[doc(hidden)]
 pub mod fuzz_checks;
 pub mod huffman;
+pub mod npy;
 pub mod quant;
 pub mod sparse;
 pub mod synth;

@@ -92,6 +92,23 @@ impl Scheme {
     }
 }
 
+/// The smallest bfloat16 value ≥ `s` (for a finite positive `s`), as f32; `s` itself when it
+/// already is one or when rounding up would overflow. Quantizing with the rounded scale keeps
+/// every weight inside the range (the step grows by at most 2^-8) and lets the container
+/// store the scale in 2 bytes without loss.
+pub fn round_scale_up_to_bf16(s: f32) -> f32 {
+    let bits = s.to_bits();
+    if bits & 0xFFFF == 0 || !s.is_finite() || s <= 0.0 {
+        return s;
+    }
+    let up = f32::from_bits(((bits >> 16) + 1) << 16);
+    if up.is_finite() {
+        up
+    } else {
+        s
+    }
+}
+
 /// Scales and zero points of a per-tensor or per-channel quantizer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuantParams {

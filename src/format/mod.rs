@@ -72,22 +72,36 @@ pub enum TensorData {
 }
 
 impl TensorData {
-    /// Encoding byte of docs/FORMAT.md §3.1.
-    pub fn encoding_id(&self) -> u8 {
-        match self {
-            TensorData::F32(_) => 0,
-            TensorData::Int8Dense(_) => 1,
-            TensorData::Int8Sparse(_) => 2,
+    /// Encoding byte of docs/FORMAT.md §3.1 when stored with `coding`: f32 tensors are raw
+    /// with fixed-width coding and byte-plane Huffman (3) otherwise.
+    pub fn encoding_id(&self, coding: Coding) -> u8 {
+        match (self, coding) {
+            (TensorData::F32(_), Coding::Fixed) => ENCODING_F32,
+            (TensorData::F32(_), Coding::Huffman { .. }) => ENCODING_F32_PLANES,
+            (TensorData::Int8Dense(_), _) => ENCODING_INT8_DENSE,
+            (TensorData::Int8Sparse(_), _) => ENCODING_INT8_SPARSE,
         }
     }
 
     /// Encoding name as shown by tools.
-    pub fn encoding_name(&self) -> &'static str {
-        match self {
-            TensorData::F32(_) => "f32",
-            TensorData::Int8Dense(_) => "int8-dense",
-            TensorData::Int8Sparse(_) => "int8-sparse",
-        }
+    pub fn encoding_name(&self, coding: Coding) -> &'static str {
+        encoding_name(self.encoding_id(coding))
+    }
+}
+
+pub const ENCODING_F32: u8 = 0;
+pub const ENCODING_INT8_DENSE: u8 = 1;
+pub const ENCODING_INT8_SPARSE: u8 = 2;
+pub const ENCODING_F32_PLANES: u8 = 3;
+
+/// Name of an encoding byte.
+pub fn encoding_name(id: u8) -> &'static str {
+    match id {
+        ENCODING_F32 => "f32",
+        ENCODING_INT8_DENSE => "int8-dense",
+        ENCODING_INT8_SPARSE => "int8-sparse",
+        ENCODING_F32_PLANES => "f32-planes",
+        _ => "unknown",
     }
 }
 
@@ -164,6 +178,8 @@ pub struct TensorSize {
     pub raw_bytes: u64,
     pub values: Option<StreamSize>,
     pub gaps: Option<StreamSize>,
+    /// The four byte-plane streams of an `f32-planes` tensor (least significant first).
+    pub planes: Vec<StreamSize>,
 }
 
 impl TensorSize {
@@ -178,6 +194,7 @@ impl TensorSize {
             raw_bytes: 0,
             values: None,
             gaps: None,
+            planes: Vec::new(),
         }
     }
 }

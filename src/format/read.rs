@@ -5,7 +5,8 @@
 use super::cursor::Cursor;
 use super::stream::read_stream;
 use super::{
-    element_count, Limits, SectionSize, SizeReport, SlimFile, Tensor, TensorData, TensorSize, FLAG_CRITICAL,
+    element_count, encoding_name, Limits, SectionSize, SizeReport, SlimFile, Tensor, TensorData, TensorSize,
+    ENCODING_F32, ENCODING_F32_PLANES, ENCODING_INT8_DENSE, ENCODING_INT8_SPARSE, FLAG_CRITICAL,
     HEADER_BYTES, MAGIC, MAX_NAME_BYTES, MAX_RANK, MAX_SECTIONS, SECTION_ENTRY_BYTES, TAG_GRAPH, TAG_META,
     TAG_TENSORS, VERSION_MAJOR,
 };
@@ -246,7 +247,7 @@ fn read_tensor(
         .to_string();
     cur.set_tensor(Some(name.clone()));
     let encoding = cur.u8()?;
-    if encoding > 2 {
+    if encoding > ENCODING_F32_PLANES {
         return Err(cur.malformed(format!("unknown tensor encoding {encoding}")).into());
     }
     let rank = cur.u8()? as usize;
@@ -270,11 +271,32 @@ fn read_tensor(
         return Err(limit(cur, "total element count", *total_elements, limits.max_total_elements).into());
     }
     let elements = elements as usize;
-    let quant = if encoding == 0 { None } else { Some(read_quant(cur, &dims)?) };
+    let quant = match encoding {
+        ENCODING_INT8_DENSE | ENCODING_INT8_SPARSE => Some(read_quant(cur, &dims)?),
+        _ => None,
+    };
 
     let mut size = TensorSize::new(&name, "", elements);
     let data = match encoding {
-        0 => {
+        ENCODING_F32_PLANES => {
+            size.header_bytes = (cur.pos() - start) as u64;
+            // Each plane is read (and its declared count checked against the bytes that are
+            // really there) before anything the size of the tensor is allocated for it.
+            let mut words: Vec<u32> = Vec::new();
+            for plane in 0..4 {
+                let (bytes, ps) = read_stream(cur, elements, 8, |s| s as u8)?;
+                if plane == 0 {
+                    words = bytes.into_iter().map(u32::from).collect();
+                } else {
+                    for (w, b) in words.iter_mut().zip(bytes) {
+                        *w |= u32::from(b) << (8 * plane);
+                    }
+                }
+                size.planes.push(ps);
+            }
+            TensorData::F32(words.into_iter().map(f32::from_bits).collect())
+        }
+        ENCODING_F32 => {
             size.header_bytes = (cur.pos() - start) as u64;
             let raw = cur.take(elements as u64 * 4)?;
             size.raw_bytes = raw.len() as u64;
@@ -282,7 +304,7 @@ fn read_tensor(
                 raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
             )
         }
-        1 => {
+        ENCODING_INT8_DENSE => {
             size.header_bytes = (cur.pos() - start) as u64;
             let (values, vs) = read_stream(cur, elements, 8, unzigzag_i8)?;
             size.values = Some(vs);
@@ -310,7 +332,7 @@ fn read_tensor(
             TensorData::Int8Sparse(RelativeIndexed { values, gaps, gap_bits, len: elements })
         }
     };
-    size.encoding = data.encoding_name();
+    size.encoding = encoding_name(encoding);
     size.total_bytes = (cur.pos() - start) as u64;
     Ok((Tensor { name, dims, data, quant }, size))
 }
@@ -370,29 +392,30 @@ fn read_quant(cur: &mut Cursor<'_>, dims: &[usize]) -> Result<QuantParams> {
             )
             .into());
     }
-    // Both arrays must be present before allocating for them.
-    let bytes = cur.take(channels as u64 * 8)?;
-    let (scale_bytes, zp_bytes) = bytes.split_at(channels * 4);
-    let scales: Vec<f32> =
-        scale_bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-    let zero_points: Vec<i32> =
-        zp_bytes.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    // The arrays must be present before allocating for them.
+    let scale_width = match cur.u8()? {
+        0 => 4,
+        1 => 2,
+        other => return Err(cur.malformed(format!("unknown scale format {other}")).into()),
+    };
+    let zp_bytes = if scheme == Scheme::Asymmetric { channels as u64 } else { 0 };
+    let bytes = cur.take(channels as u64 * scale_width as u64 + zp_bytes)?;
+    let (scale_bytes, zp_bytes) = bytes.split_at(channels * scale_width);
+    let scales: Vec<f32> = if scale_width == 4 {
+        scale_bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    } else {
+        scale_bytes
+            .chunks_exact(2)
+            .map(|c| f32::from_bits(u32::from(u16::from_le_bytes([c[0], c[1]])) << 16))
+            .collect()
+    };
+    let zero_points: Vec<i32> = match scheme {
+        Scheme::Asymmetric => zp_bytes.iter().map(|&b| i32::from(b as i8)).collect(),
+        Scheme::Symmetric => vec![0; channels],
+    };
     if let Some(s) = scales.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
         return Err(cur
             .error_at(at, FormatErrorKind::Malformed(format!("scale {s} is not finite and positive")))
-            .into());
-    }
-    if let Some(z) = zero_points.iter().find(|z| !(-128..=127).contains(*z)) {
-        return Err(cur
-            .error_at(at, FormatErrorKind::Malformed(format!("zero point {z} outside -128..=127")))
-            .into());
-    }
-    if scheme == Scheme::Symmetric && zero_points.iter().any(|&z| z != 0) {
-        return Err(cur
-            .error_at(
-                at,
-                FormatErrorKind::Malformed("symmetric quantization with a nonzero zero point".into()),
-            )
             .into());
     }
     Ok(QuantParams { scales, zero_points, axis, scheme })

@@ -76,9 +76,10 @@ fn size_report_adds_up_to_the_file() {
     let tensors: u64 = report.tensors.iter().map(|t| t.total_bytes).sum();
     assert_eq!(report.tensor_count_bytes + tensors, tens);
     for t in &report.tensors {
-        let streams: u64 = t.values.iter().chain(t.gaps.iter()).map(|s| s.total_bytes).sum();
+        let all = || t.values.iter().chain(t.gaps.iter()).chain(t.planes.iter());
+        let streams: u64 = all().map(|s| s.total_bytes).sum();
         assert_eq!(t.header_bytes + t.raw_bytes + streams, t.total_bytes, "{}", t.name);
-        for s in t.values.iter().chain(t.gaps.iter()) {
+        for s in all() {
             assert_eq!(9 + s.codebook_bytes + s.payload_bytes, s.total_bytes, "{}", t.name);
         }
     }

@@ -132,7 +132,7 @@ fn write_tensor(out: &mut Vec<u8>, t: &Tensor, coding: Coding) -> Result<TensorS
     let elements = t.element_count().ok_or_else(|| invalid(t, "element count overflows"))?;
     out.extend_from_slice(&(t.name.len() as u16).to_le_bytes());
     out.extend_from_slice(t.name.as_bytes());
-    out.push(t.data.encoding_id());
+    out.push(t.data.encoding_id(coding));
     out.push(t.dims.len() as u8);
     for &d in &t.dims {
         out.extend_from_slice(&(d as u64).to_le_bytes());
@@ -142,17 +142,24 @@ fn write_tensor(out: &mut Vec<u8>, t: &Tensor, coding: Coding) -> Result<TensorS
     } else if t.quant.is_some() {
         return Err(invalid(t, "f32 tensors carry no quantization parameters"));
     }
-    let mut size = TensorSize::new(&t.name, t.data.encoding_name(), elements);
+    let mut size = TensorSize::new(&t.name, t.data.encoding_name(coding), elements);
     match &t.data {
         TensorData::F32(v) => {
             if v.len() != elements {
                 return Err(invalid(t, format!("{} values for {elements} elements", v.len())));
             }
             size.header_bytes = (out.len() - start) as u64;
-            for x in v {
-                out.extend_from_slice(&x.to_le_bytes());
+            if coding == Coding::Fixed {
+                for x in v {
+                    out.extend_from_slice(&x.to_le_bytes());
+                }
+                size.raw_bytes = 4 * v.len() as u64;
+            } else {
+                for plane in 0..4 {
+                    let symbols: Vec<u16> = v.iter().map(|x| u16::from(x.to_le_bytes()[plane])).collect();
+                    size.planes.push(write_stream(out, &symbols, coding, 8)?);
+                }
             }
-            size.raw_bytes = 4 * v.len() as u64;
         }
         TensorData::Int8Dense(v) => {
             if v.len() != elements {
@@ -208,11 +215,20 @@ fn write_quant(out: &mut Vec<u8>, t: &Tensor) -> Result<()> {
     });
     out.push(q.axis.map_or(0, |a| a as u8 + 1));
     out.extend_from_slice(&(channels as u32).to_le_bytes());
-    for s in &q.scales {
-        out.extend_from_slice(&s.to_le_bytes());
+    // bfloat16 when lossless: the scale's low 16 bits are zero.
+    if q.scales.iter().all(|s| s.to_bits() & 0xFFFF == 0) {
+        out.push(1);
+        for s in &q.scales {
+            out.extend_from_slice(&((s.to_bits() >> 16) as u16).to_le_bytes());
+        }
+    } else {
+        out.push(0);
+        for s in &q.scales {
+            out.extend_from_slice(&s.to_le_bytes());
+        }
     }
-    for z in &q.zero_points {
-        out.extend_from_slice(&z.to_le_bytes());
+    if q.scheme == Scheme::Asymmetric {
+        out.extend(q.zero_points.iter().map(|&z| z as i8 as u8));
     }
     Ok(())
 }

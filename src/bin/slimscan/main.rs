@@ -1,8 +1,10 @@
 //! `slimscan`: the native command-line tool.
 //!
+//! - `slimscan compress IN.onnx -o OUT.slim [--prune F | --prune-plan P] ...`: ONNX → .slim.
 //! - `slimscan inspect M.slim [--json]`: where every byte of a `.slim` file goes.
 //! - `slimscan serve [--port 8080] [--www www] [--pkg pkg]`: serves the web app locally.
 
+mod compress;
 mod inspect;
 mod serve;
 
@@ -23,6 +25,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Compress an ONNX model into a .slim file: prune, quantize to int8, Huffman-code.
+    Compress(compress::Args),
     /// Show the contents of a .slim file: sections, tensors, encodings, bits per weight.
     Inspect {
         /// The .slim file.
@@ -51,6 +55,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Compress(args) => compress::run(args),
         Command::Inspect { file, json } => inspect::run(&file, json),
         Command::Serve { port, bind, www, pkg, isolate } => {
             serve::run(&serve::Options { port, bind, www, pkg, isolate })

@@ -1,0 +1,192 @@
+//! `slimscan compress`: ONNX → .slim with progress bars and a per-layer summary.
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use slimscan::compress::{self, layers, onnx, plan::PrunePlan, Options, Progress};
+use slimscan::quant::Scheme;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The ONNX model to compress.
+    input: PathBuf,
+    /// Where to write the .slim file (written atomically).
+    #[arg(short, long, required_unless_present = "list_layers")]
+    output: Option<PathBuf>,
+    /// Global magnitude pruning to this sparsity (0..1) over the prunable weights,
+    /// sensitivity-aware: first layer, depthwise convs and classifier get half.
+    #[arg(long, default_value_t = 0.0, conflicts_with = "prune_plan")]
+    prune: f64,
+    /// Per-layer sparsities from a JSON file: {"default": 0.5, "layers": {"name": 0.9}}.
+    #[arg(long)]
+    prune_plan: Option<PathBuf>,
+    /// Weight quantization.
+    #[arg(long, value_enum, default_value_t = Quant::Int8)]
+    quant: Quant,
+    /// One scale per output channel (default).
+    #[arg(long, conflicts_with = "per_tensor")]
+    per_channel: bool,
+    /// One scale per tensor.
+    #[arg(long)]
+    per_tensor: bool,
+    /// Symmetric int8, zero point 0 (default).
+    #[arg(long, conflicts_with = "asymmetric")]
+    symmetric: bool,
+    /// Asymmetric int8 with a zero point.
+    #[arg(long)]
+    asymmetric: bool,
+    /// Store fixed-width streams instead of Huffman-coded ones.
+    #[arg(long)]
+    no_huffman: bool,
+    /// Longest Huffman code word, in bits.
+    #[arg(long, default_value_t = slimscan::huffman::DEFAULT_MAX_CODE_LEN)]
+    max_code_len: u32,
+    /// Bits per relative index (gap) in sparse tensors.
+    #[arg(long, default_value_t = slimscan::sparse::DEFAULT_GAP_BITS)]
+    gap_bits: u32,
+    /// Leave these layers (node names) uncompressed.
+    #[arg(long, num_args = 1..)]
+    keep: Vec<String>,
+    /// JSON manifest (input size, mean/std, channel order, labels) stored in META.
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+    /// List the compressible layers and their roles, then exit.
+    #[arg(long)]
+    list_layers: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Quant {
+    Int8,
+    None,
+}
+
+struct Bars {
+    bar: Option<ProgressBar>,
+}
+
+impl Progress for Bars {
+    fn stage(&mut self, name: &str, total: u64) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+        let bar = if total > 0 { ProgressBar::new(total) } else { ProgressBar::new_spinner() };
+        bar.set_style(
+            ProgressStyle::with_template("{msg:>18} [{bar:40}] {percent:>3}% {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message(name.to_string());
+        self.bar = Some(bar);
+    }
+    fn advance(&mut self, n: u64) {
+        if let Some(b) = &self.bar {
+            b.inc(n);
+        }
+    }
+    fn warn(&mut self, msg: &str) {
+        match &self.bar {
+            Some(b) => b.println(format!("warning: {msg}")),
+            None => eprintln!("warning: {msg}"),
+        }
+    }
+}
+
+/// Fails early, before minutes of work, when the output cannot be written.
+fn check_writable(path: &Path) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let probe = dir.join(format!(".slimscan-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").with_context(|| {
+        format!("cannot write the output {}: folder {} is not writable", path.display(), dir.display())
+    })?;
+    let _ = std::fs::remove_file(probe);
+    if path.is_dir() {
+        bail!("the output {} is a folder", path.display());
+    }
+    Ok(())
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let bytes = std::fs::read(&a.input).with_context(|| format!("cannot read {}", a.input.display()))?;
+    if a.list_layers {
+        let mut model = onnx::decode_model(&bytes).with_context(|| a.input.display().to_string())?;
+        let graph = model.graph.as_mut().context("model has no graph")?;
+        compress::graph::promote_constants(graph);
+        compress::graph::fold_batch_norms(graph)?;
+        let (found, warnings) = layers::find_layers(graph)?;
+        for l in &found {
+            println!(
+                "{:<48} {:<7} {:<11} {:?}",
+                l.name,
+                format!("{:?}", l.op),
+                format!("{:?}", l.role),
+                l.dims
+            );
+        }
+        for w in warnings {
+            eprintln!("warning: {w}");
+        }
+        return Ok(());
+    }
+    let output = a.output.clone().context("--output is required")?;
+    check_writable(&output)?;
+    let prune = match &a.prune_plan {
+        Some(p) => PrunePlan::from_json(
+            &std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read the prune plan {}", p.display()))?,
+        )?,
+        None => PrunePlan::global(a.prune)?,
+    };
+    let manifest = match &a.manifest {
+        Some(p) => Some(
+            serde_json::from_str(
+                &std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read the manifest {}", p.display()))?,
+            )
+            .with_context(|| format!("the manifest {} is not valid JSON", p.display()))?,
+        ),
+        None => None,
+    };
+    let opts = Options {
+        prune,
+        quantize: matches!(a.quant, Quant::Int8),
+        per_channel: !a.per_tensor,
+        scheme: if a.asymmetric { Scheme::Asymmetric } else { Scheme::Symmetric },
+        huffman: !a.no_huffman,
+        max_code_len: a.max_code_len,
+        gap_bits: a.gap_bits,
+        keep: a.keep.clone(),
+        manifest,
+    };
+    let _ = (a.per_channel, a.symmetric);
+    let mut bars = Bars { bar: None };
+    let (slim, report) = compress::compress(&bytes, &opts, &mut bars)
+        .with_context(|| format!("compressing {}", a.input.display()))?;
+    if let Some(b) = bars.bar.take() {
+        b.finish_and_clear();
+    }
+    slimscan::format::write_atomic(&output, &slim)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "{} → {}: {} → {} bytes ({:.1}x smaller), {} layers compressed, overall sparsity {:.1} %{}",
+        a.input.display(),
+        output.display(),
+        report.original_bytes,
+        report.slim_bytes,
+        report.reduction,
+        report.layers.len(),
+        report.overall_sparsity * 100.0,
+        if report.folded_batch_norms > 0 {
+            format!(", {} BatchNorms folded", report.folded_batch_norms)
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}

@@ -1,0 +1,394 @@
+//! ONNX → `.slim`: fold BatchNorm, find the Conv/Gemm/MatMul weights, prune, quantize to
+//! int8, encode (dense or sparse, Huffman or fixed width), and rewrite each compressed node as
+//! a node of the `ai.slimscan` domain that names its tensor in TENS (docs/FORMAT.md §7).
+//! Everything else in the graph — other ops, small initializers — is kept as it is in GRPH.
+//!
+//! Pruning defaults are sensitivity-aware (see [`plan`]): the first layer, depthwise convs
+//! and the final classifier are pruned at half the requested sparsity, and the other layers
+//! share one global magnitude threshold chosen so that the sparsity over all prunable
+//! weights is exactly the requested fraction.
+
+pub mod graph;
+pub mod layers;
+pub mod onnx;
+pub mod plan;
+
+use crate::error::{Error, Result};
+use crate::format::{Coding, SlimWriter, Tensor, TensorData};
+use crate::quant::{quantize, round_scale_up_to_bf16, QuantParams, Scheme};
+use crate::sparse::{encode_relative, DEFAULT_GAP_BITS};
+use layers::{Layer, LayerOp, Role};
+use plan::PrunePlan;
+use prost::Message;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tract_onnx::pb;
+
+/// What `slimscan compress` does to a model.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How much to prune.
+    pub prune: PrunePlan,
+    /// int8 weights (else f32, pruned only).
+    pub quantize: bool,
+    pub per_channel: bool,
+    pub scheme: Scheme,
+    /// Huffman-code the streams (else fixed width).
+    pub huffman: bool,
+    pub max_code_len: u32,
+    pub gap_bits: u32,
+    /// Layers (node names) left exactly as they are.
+    pub keep: Vec<String>,
+    /// Input size, mean/std, channel order, labels: stored in META as given.
+    pub manifest: Option<serde_json::Value>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            prune: PrunePlan::None,
+            quantize: true,
+            per_channel: true,
+            scheme: Scheme::Symmetric,
+            huffman: true,
+            max_code_len: crate::huffman::DEFAULT_MAX_CODE_LEN,
+            gap_bits: DEFAULT_GAP_BITS,
+            keep: Vec::new(),
+            manifest: None,
+        }
+    }
+}
+
+/// Receives progress of long steps; the CLI draws bars, tests ignore it.
+pub trait Progress {
+    fn stage(&mut self, _name: &str, _total: u64) {}
+    fn advance(&mut self, _n: u64) {}
+    fn warn(&mut self, _msg: &str) {}
+}
+
+/// A [`Progress`] that ignores everything.
+pub struct Silent;
+impl Progress for Silent {}
+
+/// One compressed layer in the report (and in META).
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerReport {
+    pub name: String,
+    pub op: LayerOp,
+    pub role: Role,
+    pub tensor: String,
+    pub dims: Vec<usize>,
+    pub sparsity: f64,
+    pub bits: u32,
+    pub encoding: &'static str,
+    pub bytes: u64,
+    pub bits_per_weight: f64,
+    pub qdq: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub original_bytes: u64,
+    pub slim_bytes: u64,
+    pub reduction: f64,
+    pub folded_batch_norms: usize,
+    /// Other f32 initializers moved from GRPH to TENS.
+    pub moved_to_tens: usize,
+    pub prunable_weights: u64,
+    pub overall_sparsity: f64,
+    pub layers: Vec<LayerReport>,
+    pub warnings: Vec<String>,
+}
+
+/// Compresses an ONNX model; returns the `.slim` bytes and a report.
+pub fn compress(onnx_bytes: &[u8], opts: &Options, progress: &mut dyn Progress) -> Result<(Vec<u8>, Report)> {
+    if opts.quantize && !(1..=16).contains(&opts.max_code_len) {
+        return Err(Error::InvalidArgument(format!("--max-code-len {} outside 1..=16", opts.max_code_len)));
+    }
+    let mut model = onnx::decode_model(onnx_bytes)?;
+    let opset = onnx::default_opset(&model);
+    let graph = model.graph.as_mut().ok_or_else(|| Error::Onnx("model has no graph".into()))?;
+    graph::promote_constants(graph);
+    let folded = graph::fold_batch_norms(graph)?;
+    let (found, mut warnings) = layers::find_layers(graph)?;
+    for w in &warnings {
+        progress.warn(w);
+    }
+    for k in &opts.keep {
+        if !found.iter().any(|l| &l.name == k) {
+            return Err(Error::InvalidArgument(format!(
+                "--keep names {k:?}, which is not a compressible layer (see `slimscan compress --list-layers`)"
+            )));
+        }
+    }
+    let mut layers: Vec<Layer> = found.into_iter().filter(|l| !opts.keep.contains(&l.name)).collect();
+    progress.stage("prune", 0);
+    plan::apply(&opts.prune, &mut layers)?;
+
+    let total: u64 = layers.iter().map(|l| l.weights.len() as u64).sum();
+    progress.stage("quantize + encode", total);
+    let coding = if opts.huffman { Coding::Huffman { max_len: opts.max_code_len } } else { Coding::Fixed };
+    let mut writer = SlimWriter::new();
+    let mut reports = Vec::with_capacity(layers.len());
+    for layer in &layers {
+        let (tensor, encoding_bytes) = encode_layer(layer, opts, coding)?;
+        let zeros = layer.weights.iter().filter(|&&w| w == 0.0).count();
+        let n = layer.weights.len().max(1);
+        reports.push(LayerReport {
+            name: layer.name.clone(),
+            op: layer.op,
+            role: layer.role,
+            tensor: layer.weight.clone(),
+            dims: layer.dims.clone(),
+            sparsity: zeros as f64 / n as f64,
+            bits: if opts.quantize { 8 } else { 32 },
+            encoding: tensor.data.encoding_name(coding),
+            bytes: encoding_bytes,
+            bits_per_weight: encoding_bytes as f64 * 8.0 / n as f64,
+            qdq: layer.fixed_quant.is_some(),
+        });
+        writer.add_tensor(tensor, coding);
+        progress.advance(layer.weights.len() as u64);
+    }
+    for layer in &layers {
+        rewrite_node(graph, layer);
+    }
+    warnings.extend(fold_activation_qdq(graph));
+    graph::drop_dead_nodes(graph);
+    let moved_to_tens = move_f32_initializers(graph, &mut writer, coding);
+    model.opset_import.push(pb::OperatorSetIdProto {
+        domain: onnx::SLIM_DOMAIN.into(),
+        version: onnx::SLIM_DOMAIN_VERSION,
+    });
+
+    let prunable = total;
+    let zeros: u64 = layers.iter().map(|l| l.weights.iter().filter(|&&w| w == 0.0).count() as u64).sum();
+    writer.graph = Some(model.encode_to_vec());
+    writer.meta = meta(onnx_bytes, &model, opset, opts, &reports, folded)?;
+    let (bytes, _) = writer.to_bytes()?;
+    let report = Report {
+        original_bytes: onnx_bytes.len() as u64,
+        slim_bytes: bytes.len() as u64,
+        reduction: onnx_bytes.len() as f64 / bytes.len() as f64,
+        folded_batch_norms: folded,
+        moved_to_tens,
+        prunable_weights: prunable,
+        overall_sparsity: if prunable > 0 { zeros as f64 / prunable as f64 } else { 0.0 },
+        layers: reports,
+        warnings,
+    };
+    Ok((bytes, report))
+}
+
+/// Quantizes and encodes one layer, choosing whichever of dense and sparse storage is smaller.
+/// Returns the tensor and its record size in bytes.
+fn encode_layer(layer: &Layer, opts: &Options, coding: Coding) -> Result<(Tensor, u64)> {
+    let base = Tensor {
+        name: layer.weight.clone(),
+        dims: layer.dims.clone(),
+        data: TensorData::F32(vec![]),
+        quant: None,
+    };
+    if !opts.quantize {
+        let t = Tensor { data: TensorData::F32(layer.weights.clone()), ..base };
+        let size = record_size(&t, coding)?;
+        return Ok((t, size));
+    }
+    let params = quant_params(layer, opts)?;
+    let codes = quantize(&layer.weights, &layer.dims, &params)?;
+    let dense =
+        Tensor { data: TensorData::Int8Dense(codes.clone()), quant: Some(params.clone()), ..base.clone() };
+    let dense_size = record_size(&dense, coding)?;
+    if codes.iter().all(|&c| c != 0) {
+        return Ok((dense, dense_size));
+    }
+    let sparse = Tensor {
+        data: TensorData::Int8Sparse(encode_relative(&codes, opts.gap_bits)?),
+        quant: Some(params),
+        ..base
+    };
+    let sparse_size = record_size(&sparse, coding)?;
+    Ok(if sparse_size < dense_size { (sparse, sparse_size) } else { (dense, dense_size) })
+}
+
+/// The quantizer for a layer: the QDQ model's own, or per channel / per tensor over its weights.
+pub fn quant_params(layer: &Layer, opts: &Options) -> Result<QuantParams> {
+    if let Some(p) = &layer.fixed_quant {
+        return Ok(p.clone());
+    }
+    let mut p = if opts.per_channel {
+        QuantParams::per_channel(&layer.weights, &layer.dims, 0, opts.scheme)?
+    } else {
+        QuantParams::per_tensor(&layer.weights, opts.scheme)
+    };
+    if opts.scheme == Scheme::Symmetric {
+        // Asymmetric zero points were derived from the exact scale; leave those alone.
+        for s in &mut p.scales {
+            *s = round_scale_up_to_bf16(*s);
+        }
+    }
+    Ok(p)
+}
+
+fn record_size(t: &Tensor, coding: Coding) -> Result<u64> {
+    let mut w = SlimWriter::new();
+    w.add_tensor(t.clone(), coding);
+    let (_, report) = w.to_bytes()?;
+    Ok(report.tensors[0].total_bytes)
+}
+
+/// Initializers with at least this many elements move from GRPH to TENS (biases, weights of
+/// layers that were kept or not rewritten), where Huffman coding of their byte planes makes
+/// them smaller. Tiny ones (shapes, scalars) stay in the graph.
+pub const MOVE_TO_TENS_MIN_ELEMENTS: usize = 16;
+
+/// Moves the f32 initializers left in the graph into TENS and leaves behind, in GRPH, an
+/// ONNX external-data reference (`location` = `slim:TENS`, docs/FORMAT.md §7) that the
+/// loader resolves. Returns how many tensors moved.
+fn move_f32_initializers(g: &mut pb::GraphProto, writer: &mut SlimWriter, coding: Coding) -> usize {
+    let mut moved = 0;
+    for t in g.initializer.iter_mut() {
+        let Ok(dims) = onnx::dims(t) else { continue };
+        if dims.iter().product::<usize>() < MOVE_TO_TENS_MIN_ELEMENTS {
+            continue;
+        }
+        let Ok(data) = onnx::tensor_f32(t) else { continue };
+        writer.add_tensor(
+            Tensor { name: t.name.clone(), dims, data: TensorData::F32(data), quant: None },
+            coding,
+        );
+        *t = onnx::external_stub(t);
+        moved += 1;
+    }
+    moved
+}
+
+/// Turns a Conv/Gemm/MatMul node into its `ai.slimscan` counterpart, which names its weight
+/// tensor instead of reading it as an input.
+fn rewrite_node(g: &mut pb::GraphProto, layer: &Layer) {
+    let node = &mut g.node[layer.node];
+    let data = node.input.first().cloned().unwrap_or_default();
+    let bias = node.input.get(2).filter(|b| !b.is_empty()).cloned();
+    let mut attrs: Vec<pb::AttributeProto> = match layer.op {
+        LayerOp::Conv => node.attribute.clone(),
+        LayerOp::Gemm => node.attribute.iter().filter(|a| a.name != "transB").cloned().collect(),
+        LayerOp::MatMul => Vec::new(),
+    };
+    attrs.push(onnx::string_attr("weight", &layer.weight));
+    node.op_type = match layer.op {
+        LayerOp::Conv => "SlimConv",
+        LayerOp::Gemm => "SlimGemm",
+        LayerOp::MatMul => "SlimMatMul",
+    }
+    .into();
+    node.domain = onnx::SLIM_DOMAIN.into();
+    node.attribute = attrs;
+    node.input = std::iter::once(data).chain(bias).collect();
+}
+
+/// Folds activation QuantizeLinear → DequantizeLinear pairs away (the Slim ops quantize their
+/// own inputs); a Slim op fed by such a pair keeps its scale and zero point as
+/// `input_scale` / `input_zero_point` attributes.
+fn fold_activation_qdq(g: &mut pb::GraphProto) -> Vec<String> {
+    let inits = graph::initializer_index(g);
+    let prods = graph::producers(g);
+    // (QDQ output, its f32 source, the activation's (scale, int8 zero point))
+    type Rename = (String, String, Option<(f32, i64)>);
+    let mut renames: Vec<Rename> = Vec::new();
+    for dq in g.node.iter().filter(|n| n.op_type == "DequantizeLinear" && graph::is_default_domain(n)) {
+        let Some(x) = dq.input.first() else { continue };
+        if inits.contains_key(x) {
+            continue;
+        }
+        let Some(q) = prods.get(x).map(|&p| &g.node[p]).filter(|n| n.op_type == "QuantizeLinear") else {
+            continue;
+        };
+        let Some(src) = q.input.first() else { continue };
+        if inits.contains_key(src) {
+            continue; // a weight's fake-quant pair; the layer rewrite already consumed it
+        }
+        let scalar = |name: Option<&String>| {
+            name.and_then(|n| inits.get(n))
+                .map(|&i| &g.initializer[i])
+                .filter(|t| t.dims.iter().product::<i64>() == 1)
+        };
+        // Activations are int8 in the engine: a uint8 zero point (also the default when the
+        // pair has none) moves down by 128, which keeps every real value the same.
+        let qparams = scalar(dq.input.get(1)).and_then(|s| onnx::tensor_f32(s).ok()).map(|s| {
+            let zp = scalar(dq.input.get(2));
+            let unsigned = zp.is_none_or(|z| z.data_type == pb::tensor_proto::DataType::Uint8 as i32);
+            let z = zp.and_then(|z| onnx::tensor_ints(z).ok()).map_or(0, |z| z[0]);
+            (s[0], if unsigned { z - 128 } else { z })
+        });
+        if let Some(out) = dq.output.first() {
+            renames.push((out.clone(), src.clone(), qparams));
+        }
+    }
+    let mut notes = Vec::new();
+    for (from, to, qp) in &renames {
+        for n in &mut g.node {
+            for i in n.input.iter_mut().filter(|i| *i == from) {
+                *i = to.clone();
+                if let (Some((s, z)), true) = (qp, n.domain == onnx::SLIM_DOMAIN) {
+                    n.attribute.push(onnx::float_attr("input_scale", *s));
+                    n.attribute.push(onnx::int_attr("input_zero_point", *z));
+                }
+            }
+        }
+        for o in &mut g.output {
+            if &o.name == from {
+                notes.push(format!(
+                    "graph output {from:?} came from a QDQ pair; it now carries the f32 value"
+                ));
+                o.name = to.clone();
+            }
+        }
+    }
+    notes
+}
+
+fn meta(
+    onnx_bytes: &[u8],
+    model: &pb::ModelProto,
+    opset: Option<i64>,
+    opts: &Options,
+    layers: &[LayerReport],
+    folded: usize,
+) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let sha = Sha256::digest(onnx_bytes);
+    let sha_hex: String = sha.iter().map(|b| format!("{b:02x}")).collect();
+    let value = serde_json::json!({
+        "format": "slimscan",
+        "tool_version": env!("CARGO_PKG_VERSION"),
+        "original": {
+            "bytes": onnx_bytes.len(),
+            "sha256": sha_hex,
+            "producer": format!("{} {}", model.producer_name, model.producer_version).trim(),
+            "opset": opset,
+        },
+        "compression": {
+            "prune": opts.prune.describe(),
+            "quant": if opts.quantize { "int8" } else { "none" },
+            "granularity": if opts.per_channel { "per-channel" } else { "per-tensor" },
+            "scheme": match opts.scheme { Scheme::Symmetric => "symmetric", Scheme::Asymmetric => "asymmetric" },
+            "huffman": opts.huffman,
+            "max_code_len": opts.max_code_len,
+            "gap_bits": opts.gap_bits,
+            "keep": opts.keep,
+            "folded_batch_norms": folded,
+            "layers": layers.iter().map(|l| serde_json::json!({
+                "name": l.name, "tensor": l.tensor, "role": l.role,
+                "sparsity": (l.sparsity * 1e4).round() / 1e4, "bits": l.bits, "encoding": l.encoding,
+            })).collect::<Vec<_>>(),
+        },
+        "manifest": opts.manifest,
+        "accuracy": serde_json::Value::Null,
+    });
+    match value {
+        serde_json::Value::Object(m) => Ok(m),
+        _ => Err(Error::InvalidArgument("META is not an object".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests;
