@@ -94,7 +94,7 @@ impl Scheme {
 
 /// The smallest bfloat16 value ≥ `s` (for a finite positive `s`), as f32; `s` itself when it
 /// already is one or when rounding up would overflow. Quantizing with the rounded scale keeps
-/// every weight inside the range (the step grows by at most 2^-8) and lets the container
+/// every weight inside the range (the step grows by less than 2^-7, one bfloat16 ulp) and lets the container
 /// store the scale in 2 bytes without loss.
 pub fn round_scale_up_to_bf16(s: f32) -> f32 {
     let bits = s.to_bits();

@@ -133,8 +133,13 @@ fn fold_one(g: &mut pb::GraphProto, ci: usize, bi: usize, inits: &HashMap<String
         }
         bias[c] = (bias[c] - mean[c]) * f + beta[c];
     }
-    // Never rewrite a tensor something else still reads: give the folded ones new names.
-    let w_name = format!("{}_bnfolded", conv.input[1]);
+    // Never rewrite a tensor something else still reads: a shared weight gets a new name
+    // (an unshared one keeps its own, which is what users see in reports and plans).
+    let shared = g.node.iter().flat_map(|n| &n.input).filter(|i| **i == conv.input[1]).count() > 1;
+    let w_name = if shared { format!("{}_bnfolded", conv.input[1]) } else { conv.input[1].clone() };
+    if !shared {
+        g.initializer.retain(|t| t.name != w_name);
+    }
     let b_name = format!("{}_bnfolded_bias", conv.output[0]);
     g.initializer.push(f32_tensor(&w_name, &w_dims, &w));
     g.initializer.push(f32_tensor(&b_name, &[out_ch], &bias));

@@ -176,7 +176,10 @@ fn weight_source(
     let axis = if scales.len() > 1 { attr_int(dq, "axis", 1) } else { 0 };
     let axis = usize::try_from(if axis < 0 { axis + dims.len() as i64 } else { axis })
         .map_err(|_| Error::Onnx("bad DequantizeLinear axis".into()))?;
-    let scheme = if zps.iter().all(|&z| z == 0) { Scheme::Symmetric } else { Scheme::Asymmetric };
+    // Symmetric int8 stops at −127; PyTorch's per-channel qint8 uses −128 too, so a QDQ
+    // tensor holding −128 is stored asymmetric (with its zero points of 0) to stay exact.
+    let symmetric = zps.iter().all(|&z| z == 0) && codes.iter().all(|&c| c > -128);
+    let scheme = if symmetric { Scheme::Symmetric } else { Scheme::Asymmetric };
     let params = QuantParams {
         scales: scales.clone(),
         zero_points: zps,

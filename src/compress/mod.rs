@@ -12,6 +12,7 @@ pub mod graph;
 pub mod layers;
 pub mod onnx;
 pub mod plan;
+pub mod sample;
 
 use crate::error::{Error, Result};
 use crate::format::{Coding, SlimWriter, Tensor, TensorData};

@@ -21,7 +21,12 @@ pub fn decode_model(bytes: &[u8]) -> Result<pb::ModelProto> {
     }
     let model = pb::ModelProto::decode(bytes).map_err(|e| {
         let msg = e.to_string();
-        if msg.contains("buffer underflow") || msg.contains("unexpected end") {
+        // A cut-off file fails as an underflow, or as a varint running into the end; 0x08
+        // (field 1, ir_version) is how every ONNX file starts.
+        let cut = msg.contains("buffer underflow")
+            || msg.contains("unexpected end")
+            || msg.contains("invalid varint");
+        if cut && bytes[0] == 0x08 {
             onnx_err(format!("truncated ONNX protobuf ({} bytes): {msg}", bytes.len()))
         } else {
             onnx_err(format!("not an ONNX model (protobuf decoding failed: {msg})"))
