@@ -8,11 +8,13 @@
 //! share one global magnitude threshold chosen so that the sparsity over all prunable
 //! weights is exactly the requested fraction.
 
+pub mod calib;
 pub mod graph;
 pub mod layers;
 pub mod onnx;
 pub mod plan;
 pub mod sample;
+pub mod sensitivity;
 
 use crate::error::{Error, Result};
 use crate::format::{Coding, SlimWriter, Tensor, TensorData};
@@ -40,8 +42,19 @@ pub struct Options {
     pub gap_bits: u32,
     /// Layers (node names) left exactly as they are.
     pub keep: Vec<String>,
-    /// Input size, mean/std, channel order, labels: stored in META as given.
+    /// Input size, mean/std, channel order, labels: stored in META as given (and used to
+    /// preprocess calibration images).
     pub manifest: Option<serde_json::Value>,
+    /// Calibrate activation quantizers on these samples.
+    pub calib: Option<Calibration>,
+}
+
+/// `--calib DIR --calib-method M --calib-count N`.
+#[derive(Debug, Clone)]
+pub struct Calibration {
+    pub dir: std::path::PathBuf,
+    pub method: calib::Method,
+    pub count: usize,
 }
 
 impl Default for Options {
@@ -56,6 +69,7 @@ impl Default for Options {
             gap_bits: DEFAULT_GAP_BITS,
             keep: Vec::new(),
             manifest: None,
+            calib: None,
         }
     }
 }
@@ -85,6 +99,8 @@ pub struct LayerReport {
     pub bytes: u64,
     pub bits_per_weight: f64,
     pub qdq: bool,
+    /// The activation quantizer of the layer's input (scale, int8 zero point), if any.
+    pub input_quant: Option<(f32, i64)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -106,23 +122,13 @@ pub fn compress(onnx_bytes: &[u8], opts: &Options, progress: &mut dyn Progress) 
     if opts.quantize && !(1..=16).contains(&opts.max_code_len) {
         return Err(Error::InvalidArgument(format!("--max-code-len {} outside 1..=16", opts.max_code_len)));
     }
-    let mut model = onnx::decode_model(onnx_bytes)?;
-    let opset = onnx::default_opset(&model);
+    let Prepared { mut model, opset, folded, mut layers, mut warnings } =
+        prepare(onnx_bytes, opts, progress)?;
+    let activations = match &opts.calib {
+        Some(c) => calibrate(&model, &layers, c, opts, progress)?,
+        None => vec![None; layers.len()],
+    };
     let graph = model.graph.as_mut().ok_or_else(|| Error::Onnx("model has no graph".into()))?;
-    graph::promote_constants(graph);
-    let folded = graph::fold_batch_norms(graph)?;
-    let (found, mut warnings) = layers::find_layers(graph)?;
-    for w in &warnings {
-        progress.warn(w);
-    }
-    for k in &opts.keep {
-        if !found.iter().any(|l| &l.name == k) {
-            return Err(Error::InvalidArgument(format!(
-                "--keep names {k:?}, which is not a compressible layer (see `slimscan compress --list-layers`)"
-            )));
-        }
-    }
-    let mut layers: Vec<Layer> = found.into_iter().filter(|l| !opts.keep.contains(&l.name)).collect();
     progress.stage("prune", 0);
     plan::apply(&opts.prune, &mut layers)?;
 
@@ -147,6 +153,7 @@ pub fn compress(onnx_bytes: &[u8], opts: &Options, progress: &mut dyn Progress) 
             bytes: encoding_bytes,
             bits_per_weight: encoding_bytes as f64 * 8.0 / n as f64,
             qdq: layer.fixed_quant.is_some(),
+            input_quant: None,
         });
         writer.add_tensor(tensor, coding);
         progress.advance(layer.weights.len() as u64);
@@ -155,6 +162,19 @@ pub fn compress(onnx_bytes: &[u8], opts: &Options, progress: &mut dyn Progress) 
         rewrite_node(graph, layer);
     }
     warnings.extend(fold_activation_qdq(graph));
+    // Calibrated quantizers go on Slim nodes that a QDQ pair did not already give one.
+    for (layer, act) in layers.iter().zip(&activations) {
+        let node = &mut graph.node[layer.node];
+        if let (Some(p), None) = (act, onnx::attr(node, "input_scale")) {
+            node.attribute.push(onnx::float_attr("input_scale", p.scales[0]));
+            node.attribute.push(onnx::int_attr("input_zero_point", i64::from(p.zero_points[0])));
+        }
+    }
+    for (r, layer) in reports.iter_mut().zip(&layers) {
+        let node = &graph.node[layer.node];
+        r.input_quant = onnx::attr(node, "input_scale")
+            .map(|s| (s.f, onnx::attr(node, "input_zero_point").map_or(0, |z| z.i)));
+    }
     graph::drop_dead_nodes(graph);
     let moved_to_tens = move_f32_initializers(graph, &mut writer, coding);
     model.opset_import.push(pb::OperatorSetIdProto {
@@ -179,6 +199,88 @@ pub fn compress(onnx_bytes: &[u8], opts: &Options, progress: &mut dyn Progress) 
         warnings,
     };
     Ok((bytes, report))
+}
+
+/// The model after the graph preparation every path shares, and its compressible layers.
+pub struct Prepared {
+    pub model: pb::ModelProto,
+    pub opset: Option<i64>,
+    pub folded: usize,
+    /// Compressible layers minus `--keep`, f32 weights in stored layout.
+    pub layers: Vec<Layer>,
+    pub warnings: Vec<String>,
+}
+
+/// Decodes the model, turns constants into initializers, folds BatchNorms, finds the layers.
+pub fn prepare(onnx_bytes: &[u8], opts: &Options, progress: &mut dyn Progress) -> Result<Prepared> {
+    let mut model = onnx::decode_model(onnx_bytes)?;
+    let opset = onnx::default_opset(&model);
+    let graph = model.graph.as_mut().ok_or_else(|| Error::Onnx("model has no graph".into()))?;
+    graph::promote_constants(graph);
+    let folded = graph::fold_batch_norms(graph)?;
+    let (found, warnings) = layers::find_layers(graph)?;
+    for w in &warnings {
+        progress.warn(w);
+    }
+    for k in &opts.keep {
+        if !found.iter().any(|l| &l.name == k) {
+            return Err(Error::InvalidArgument(format!(
+                "--keep names {k:?}, which is not a compressible layer (see `slimscan compress --list-layers`)"
+            )));
+        }
+    }
+    let layers = found.into_iter().filter(|l| !opts.keep.contains(&l.name)).collect();
+    Ok(Prepared { model, opset, folded, layers, warnings })
+}
+
+fn calib_spec(
+    model: &pb::ModelProto,
+    c: &Calibration,
+    opts: &Options,
+) -> Result<(Vec<std::path::PathBuf>, calib::InputSpec)> {
+    let samples = calib::list_samples(&c.dir, c.count)?;
+    let spec = calib::input_spec(model, opts.manifest.as_ref())?;
+    Ok((samples, spec))
+}
+
+/// Activation quantizer of each layer's input, observed on the f32 model (BatchNorm folded,
+/// before pruning) over the calibration samples.
+fn calibrate(
+    model: &pb::ModelProto,
+    layers: &[Layer],
+    c: &Calibration,
+    opts: &Options,
+    progress: &mut dyn Progress,
+) -> Result<Vec<Option<QuantParams>>> {
+    let (samples, spec) = calib_spec(model, c, opts)?;
+    let g = model.graph.as_ref().ok_or_else(|| Error::Onnx("model has no graph".into()))?;
+    let mut wires: Vec<String> = Vec::new();
+    let mut wire_of = Vec::with_capacity(layers.len());
+    for l in layers {
+        let w = g.node[l.node].input.first().cloned().unwrap_or_default();
+        wire_of.push(wires.iter().position(|x| *x == w).unwrap_or_else(|| {
+            wires.push(w);
+            wires.len() - 1
+        }));
+    }
+    progress.stage("load model", 0);
+    let capture = calib::Capture::new(model, &spec, &wires)?;
+    progress.stage(&format!("calibrate ({})", c.method.name()), samples.len() as u64);
+    let per_wire =
+        calib::calibrate_wires(&capture, &samples, &spec, c.method, wires.len(), || progress.advance(1))?;
+    Ok(wire_of.into_iter().map(|i| per_wire[i].clone()).collect())
+}
+
+/// `--sensitivity`: per-layer output error at several sparsities on the calibration data.
+pub fn sensitivity(
+    onnx_bytes: &[u8],
+    opts: &Options,
+    c: &Calibration,
+    progress: &mut dyn Progress,
+) -> Result<Vec<sensitivity::Row>> {
+    let p = prepare(onnx_bytes, opts, progress)?;
+    let (samples, spec) = calib_spec(&p.model, c, opts)?;
+    sensitivity::measure(&p.model, &p.layers, opts, &samples, &spec, progress)
 }
 
 /// Quantizes and encodes one layer, choosing whichever of dense and sparse storage is smaller.
@@ -377,9 +479,15 @@ fn meta(
             "gap_bits": opts.gap_bits,
             "keep": opts.keep,
             "folded_batch_norms": folded,
+            "calibration": opts.calib.as_ref().map(|c| serde_json::json!({
+                "method": c.method.name(),
+                "percentile": match c.method { calib::Method::Percentile(p) => Some(p), _ => None },
+                "samples_max": c.count,
+            })),
             "layers": layers.iter().map(|l| serde_json::json!({
                 "name": l.name, "tensor": l.tensor, "role": l.role,
                 "sparsity": (l.sparsity * 1e4).round() / 1e4, "bits": l.bits, "encoding": l.encoding,
+                "input_quant": l.input_quant,
             })).collect::<Vec<_>>(),
         },
         "manifest": opts.manifest,

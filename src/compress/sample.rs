@@ -18,7 +18,7 @@ impl Uniform {
     pub fn new(seed: u64) -> Self {
         Uniform(seed)
     }
-    pub fn next(&mut self) -> f32 {
+    pub fn next_f32(&mut self) -> f32 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -27,11 +27,11 @@ impl Uniform {
         ((z >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
     }
     pub fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
-        (0..n).map(|_| self.next() * scale).collect()
+        (0..n).map(|_| self.next_f32() * scale).collect()
     }
 }
 
-fn value_info(name: &str, dims: &[usize]) -> pb::ValueInfoProto {
+pub fn value_info(name: &str, dims: &[usize]) -> pb::ValueInfoProto {
     use pb::tensor_shape_proto::{dimension::Value, Dimension};
     pb::ValueInfoProto {
         name: name.into(),

@@ -298,3 +298,115 @@ fn qdq_models_keep_their_scales_and_codes_and_lose_their_qdq_pairs() {
         "uint8 zero point shifted to int8"
     );
 }
+
+fn calib_dir(tag: &str, samples: usize, shape: &[usize]) -> (std::path::PathBuf, Vec<Vec<f32>>) {
+    let dir = std::env::temp_dir().join(format!("slimscan-calib-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut r = super::sample::Uniform::new(99);
+    let n: usize = shape.iter().product();
+    let xs: Vec<Vec<f32>> = (0..samples).map(|i| r.vec(n, 1.0 + i as f32)).collect();
+    for (i, x) in xs.iter().enumerate() {
+        let a = crate::npy::Array { shape: shape.to_vec(), data: x.clone() };
+        std::fs::write(dir.join(format!("s{i:02}.npy")), crate::npy::write(&a).unwrap()).unwrap();
+    }
+    (dir, xs)
+}
+
+fn with_calib(dir: &std::path::Path, method: calib::Method) -> Options {
+    Options { calib: Some(Calibration { dir: dir.to_path_buf(), method, count: 100 }), ..Options::default() }
+}
+
+#[test]
+fn minmax_calibration_puts_the_observed_input_range_on_each_slim_node() {
+    let (dir, xs) = calib_dir("minmax", 3, &super::sample::TINY_INPUT);
+    let (file, report) = compress_with(&tiny_cnn(8), &with_calib(&dir, calib::Method::MinMax));
+    let g = pb::ModelProto::decode(file.graph.as_deref().unwrap()).unwrap().graph.unwrap();
+    let slim: Vec<&pb::NodeProto> = g.node.iter().filter(|n| n.domain == onnx::SLIM_DOMAIN).collect();
+    assert_eq!(slim.len(), 5);
+    for n in &slim {
+        assert!(onnx::attr(n, "input_scale").is_some_and(|a| a.f > 0.0), "{} calibrated", n.name);
+        let z = onnx::attr(n, "input_zero_point").unwrap().i;
+        assert!((-128..=127).contains(&z));
+    }
+    // conv1 reads the raw input: its range is the samples' own min and max.
+    let (lo, hi) = xs.iter().flatten().fold((0f32, 0f32), |(a, b), &x| (a.min(x), b.max(x)));
+    let conv1 = onnx::attr(slim[0], "input_scale").unwrap().f;
+    assert!((conv1 - (hi - lo) / 255.0).abs() <= 1e-6 * conv1.max(1.0), "{conv1} vs {}", (hi - lo) / 255.0);
+    // After a Relu the range starts at 0, so the zero point sits at −128.
+    assert_eq!(onnx::attr(slim[1], "input_zero_point").unwrap().i, -128);
+    assert_eq!(report.layers[0].input_quant.map(|q| q.0), Some(conv1));
+    assert_eq!(file.meta["compression"]["calibration"]["method"], "minmax");
+}
+
+#[test]
+fn entropy_and_percentile_clip_no_wider_than_minmax() {
+    let (dir, _) = calib_dir("methods", 4, &super::sample::TINY_INPUT);
+    let scales = |m| {
+        let (_, r) = compress_with(&tiny_cnn(9), &with_calib(&dir, m));
+        r.layers.iter().map(|l| l.input_quant.unwrap().0).collect::<Vec<f32>>()
+    };
+    let minmax = scales(calib::Method::MinMax);
+    for m in [calib::Method::Entropy, calib::Method::Percentile(99.0)] {
+        for (a, b) in scales(m).iter().zip(&minmax) {
+            assert!(*a <= *b * 1.0001 && *a > 0.0, "{m:?}: {a} vs minmax {b}");
+        }
+    }
+}
+
+#[test]
+fn bad_calibration_sets_are_explained() {
+    let empty = std::env::temp_dir().join(format!("slimscan-calib-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let err = compress(&tiny_cnn(1), &with_calib(&empty, calib::Method::MinMax), &mut Silent).unwrap_err();
+    assert!(err.to_string().contains("no calibration samples"), "{err}");
+
+    let (wrong, _) = calib_dir("wrong", 2, &[1, 3, 8, 8]);
+    let err = compress(&tiny_cnn(1), &with_calib(&wrong, calib::Method::MinMax), &mut Silent).unwrap_err();
+    assert!(err.to_string().contains("[1, 3, 8, 8]") && err.to_string().contains("[1, 3, 16, 16]"), "{err}");
+
+    std::fs::write(wrong.join("a.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    let err = compress(&tiny_cnn(1), &with_calib(&wrong, calib::Method::MinMax), &mut Silent).unwrap_err();
+    assert!(err.to_string().contains("a.png"), "{err}");
+
+    let missing = empty.join("nope");
+    let err = compress(&tiny_cnn(1), &with_calib(&missing, calib::Method::MinMax), &mut Silent).unwrap_err();
+    assert!(err.to_string().contains("cannot read the folder"), "{err}");
+}
+
+#[test]
+fn images_are_resized_cropped_and_normalised() {
+    let dir = std::env::temp_dir().join(format!("slimscan-calib-img-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // 40×20 image: left half black, right half white; a 16×16 centre crop after resizing to
+    // 32×16 keeps both halves.
+    let img = image::RgbImage::from_fn(40, 20, |x, _| {
+        if x < 20 {
+            image::Rgb([0, 0, 0])
+        } else {
+            image::Rgb([255, 255, 255])
+        }
+    });
+    img.save(dir.join("half.png")).unwrap();
+    let model = onnx::decode_model(&tiny_cnn(1)).unwrap();
+    let manifest = serde_json::json!({"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]});
+    let spec = calib::input_spec(&model, Some(&manifest)).unwrap();
+    assert_eq!(spec.shape, vec![1, 3, 16, 16]);
+    let x = calib::load_sample(&dir.join("half.png"), &spec).unwrap();
+    assert_eq!(x.len(), 3 * 16 * 16);
+    assert_eq!((x[0], x[15]), (-1.0, 1.0), "black → −1, white → +1 with mean = std = 0.5");
+}
+
+#[test]
+fn sensitivity_grows_with_sparsity() {
+    let (dir, _) = calib_dir("sens", 2, &super::sample::TINY_INPUT);
+    let c = Calibration { dir, method: calib::Method::MinMax, count: 2 };
+    let rows = super::sensitivity(&tiny_cnn(3), &Options::default(), &c, &mut Silent).unwrap();
+    assert_eq!(rows.len(), 5);
+    for r in &rows {
+        assert_eq!(r.errors.len(), sensitivity::SPARSITIES.len());
+        assert!(r.errors[0] < 0.02, "{}: int8 alone changes the output by {}", r.name, r.errors[0]);
+        assert!(r.errors[5] > r.errors[0], "{}: {:?}", r.name, r.errors);
+        assert!(r.errors[5] > 0.1, "{}: 95 % pruning must show: {:?}", r.name, r.errors);
+    }
+}

@@ -2,7 +2,9 @@
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use slimscan::compress::{self, layers, onnx, plan::PrunePlan, Options, Progress};
+use slimscan::compress::{
+    self, calib::Method, layers, onnx, plan::PrunePlan, Calibration, Options, Progress,
+};
 use slimscan::quant::Scheme;
 use std::path::{Path, PathBuf};
 
@@ -11,7 +13,7 @@ pub struct Args {
     /// The ONNX model to compress.
     input: PathBuf,
     /// Where to write the .slim file (written atomically).
-    #[arg(short, long, required_unless_present = "list_layers")]
+    #[arg(short, long, required_unless_present_any = ["list_layers", "sensitivity"])]
     output: Option<PathBuf>,
     /// Global magnitude pruning to this sparsity (0..1) over the prunable weights,
     /// sensitivity-aware: first layer, depthwise convs and classifier get half.
@@ -50,12 +52,39 @@ pub struct Args {
     /// JSON manifest (input size, mean/std, channel order, labels) stored in META.
     #[arg(long)]
     manifest: Option<PathBuf>,
+    /// Calibrate int8 activation quantizers on a folder of images (.jpg/.png, preprocessed
+    /// per --manifest: input_size, mean, std, scale, channel_order) or .npy input tensors.
+    #[arg(long, value_name = "DIR")]
+    calib: Option<PathBuf>,
+    /// How activation ranges are chosen from the calibration data.
+    #[arg(long, value_enum, default_value_t = CalibMethod::Entropy)]
+    calib_method: CalibMethod,
+    /// Percentile of |x| kept by --calib-method percentile.
+    #[arg(long, default_value_t = 99.99)]
+    calib_percentile: f64,
+    /// Use at most this many calibration samples (the first in name order).
+    #[arg(long, default_value_t = 100)]
+    calib_count: usize,
+    /// Print each layer's output error at several sparsities on the calibration data
+    /// (needs --calib; uses the first --sensitivity-count samples), then exit.
+    #[arg(long, requires = "calib")]
+    sensitivity: bool,
+    /// Samples used by --sensitivity.
+    #[arg(long, default_value_t = 8)]
+    sensitivity_count: usize,
     /// List the compressible layers and their roles, then exit.
     #[arg(long)]
     list_layers: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CalibMethod {
+    Minmax,
+    Percentile,
+    Entropy,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -131,8 +160,9 @@ pub fn run(a: Args) -> Result<()> {
         }
         return Ok(());
     }
-    let output = a.output.clone().context("--output is required")?;
-    check_writable(&output)?;
+    if !a.sensitivity {
+        check_writable(a.output.as_deref().context("--output is required")?)?;
+    }
     let prune = match &a.prune_plan {
         Some(p) => PrunePlan::from_json(
             &std::fs::read_to_string(p)
@@ -160,9 +190,33 @@ pub fn run(a: Args) -> Result<()> {
         gap_bits: a.gap_bits,
         keep: a.keep.clone(),
         manifest,
+        calib: a.calib.as_ref().map(|dir| Calibration {
+            dir: dir.clone(),
+            method: match a.calib_method {
+                CalibMethod::Minmax => Method::MinMax,
+                CalibMethod::Percentile => Method::Percentile(a.calib_percentile),
+                CalibMethod::Entropy => Method::Entropy,
+            },
+            count: if a.sensitivity { a.sensitivity_count } else { a.calib_count },
+        }),
     };
     let _ = (a.per_channel, a.symmetric);
     let mut bars = Bars { bar: None };
+    if a.sensitivity {
+        let calib = opts.calib.as_ref().context("--sensitivity needs --calib")?;
+        let rows = compress::sensitivity(&bytes, &opts, calib, &mut bars)
+            .with_context(|| format!("measuring {}", a.input.display()))?;
+        if let Some(b) = bars.bar.take() {
+            b.finish_and_clear();
+        }
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+            return Ok(());
+        }
+        print_sensitivity(&rows);
+        return Ok(());
+    }
+    let output = a.output.clone().context("--output is required")?;
     let (slim, report) = compress::compress(&bytes, &opts, &mut bars)
         .with_context(|| format!("compressing {}", a.input.display()))?;
     if let Some(b) = bars.bar.take() {
@@ -189,4 +243,28 @@ pub fn run(a: Args) -> Result<()> {
         }
     );
     Ok(())
+}
+
+fn print_sensitivity(rows: &[compress::sensitivity::Row]) {
+    let Some(first) = rows.first() else {
+        println!("no compressible layers");
+        return;
+    };
+    print!("{:<40} {:<10} {:>9}", "layer", "role", "weights");
+    for s in &first.sparsities {
+        print!(" {:>8}", format!("{:.0}%", s * 100.0));
+    }
+    println!();
+    for r in rows {
+        print!("{:<40} {:<10} {:>9}", r.name, format!("{:?}", r.role).to_lowercase(), r.weights);
+        for e in &r.errors {
+            print!(" {:>8}", format!("{:.2}%", e * 100.0));
+        }
+        println!();
+    }
+    println!(
+        "\nrelative output error ‖y − y_f32‖/‖y_f32‖ of each layer alone, pruned to the column's sparsity \
+         and quantized as `compress` would; write a --prune-plan from it: \
+         {{\"default\": 0.8, \"layers\": {{\"name\": 0.5}}}}"
+    );
 }
