@@ -24,6 +24,16 @@ impl SplitMix64 {
         ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     }
 
+    /// Uniform in [-1, 1).
+    pub fn next_signed(&mut self) -> f32 {
+        ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+
+    /// `n` uniform numbers in `[-scale, scale)`.
+    pub fn uniform_vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
+        (0..n).map(|_| self.next_signed() * scale).collect()
+    }
+
     /// Laplace(0, b) by inverse CDF.
     pub fn laplace(&mut self, b: f64) -> f64 {
         let u = self.next_open01() - 0.5;

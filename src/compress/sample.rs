@@ -6,30 +6,14 @@
 //! (PyTorch's default init) from a fixed-seed generator.
 
 use super::onnx::{f32_tensor, int_attr, ints_attr};
+use crate::synth::SplitMix64;
 use tract_onnx::pb;
 
 /// Input shape of [`tiny_cnn`].
 pub const TINY_INPUT: [usize; 4] = [1, 3, 16, 16];
 
-/// Deterministic uniform numbers in `[-1, 1)` (splitmix64).
-pub struct Uniform(u64);
-
-impl Uniform {
-    pub fn new(seed: u64) -> Self {
-        Uniform(seed)
-    }
-    pub fn next_f32(&mut self) -> f32 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        ((z >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-    pub fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
-        (0..n).map(|_| self.next_f32() * scale).collect()
-    }
-}
+/// The sample's generator: [`SplitMix64`] with uniform helpers.
+pub type Uniform = SplitMix64;
 
 pub fn value_info(name: &str, dims: &[usize]) -> pb::ValueInfoProto {
     use pb::tensor_shape_proto::{dimension::Value, Dimension};
@@ -92,18 +76,18 @@ pub fn tiny_cnn_graph(seed: u64) -> pb::GraphProto {
     let mut dw_attrs = conv(&[3, 3]);
     dw_attrs.push(int_attr("group", 8));
     let initializer = vec![
-        f32_tensor("conv1.weight", &[8, 3, 3, 3], &r.vec(8 * 27, 1.0 / 27f32.sqrt())),
-        f32_tensor("bn1.scale", &[8], &r.vec(8, 0.2).iter().map(|x| 1.0 + x).collect::<Vec<_>>()),
-        f32_tensor("bn1.bias", &[8], &r.vec(8, 0.1)),
-        f32_tensor("bn1.mean", &[8], &r.vec(8, 0.1)),
-        f32_tensor("bn1.var", &[8], &r.vec(8, 0.3).iter().map(|x| 1.0 + x).collect::<Vec<_>>()),
-        f32_tensor("dw.weight", &[8, 1, 3, 3], &r.vec(72, 1.0 / 3.0)),
-        f32_tensor("dw.bias", &[8], &r.vec(8, 0.1)),
-        f32_tensor("pw.weight", &[16, 8, 1, 1], &r.vec(128, 1.0 / 8f32.sqrt())),
-        f32_tensor("pw.bias", &[16], &r.vec(16, 0.1)),
-        f32_tensor("fc.weight", &[10, 16], &r.vec(160, 0.25)),
-        f32_tensor("fc.bias", &[10], &r.vec(10, 0.1)),
-        f32_tensor("head.weight", &[10, 4], &r.vec(40, 1.0 / 10f32.sqrt())),
+        f32_tensor("conv1.weight", &[8, 3, 3, 3], &r.uniform_vec(8 * 27, 1.0 / 27f32.sqrt())),
+        f32_tensor("bn1.scale", &[8], &r.uniform_vec(8, 0.2).iter().map(|x| 1.0 + x).collect::<Vec<_>>()),
+        f32_tensor("bn1.bias", &[8], &r.uniform_vec(8, 0.1)),
+        f32_tensor("bn1.mean", &[8], &r.uniform_vec(8, 0.1)),
+        f32_tensor("bn1.var", &[8], &r.uniform_vec(8, 0.3).iter().map(|x| 1.0 + x).collect::<Vec<_>>()),
+        f32_tensor("dw.weight", &[8, 1, 3, 3], &r.uniform_vec(72, 1.0 / 3.0)),
+        f32_tensor("dw.bias", &[8], &r.uniform_vec(8, 0.1)),
+        f32_tensor("pw.weight", &[16, 8, 1, 1], &r.uniform_vec(128, 1.0 / 8f32.sqrt())),
+        f32_tensor("pw.bias", &[16], &r.uniform_vec(16, 0.1)),
+        f32_tensor("fc.weight", &[10, 16], &r.uniform_vec(160, 0.25)),
+        f32_tensor("fc.bias", &[10], &r.uniform_vec(10, 0.1)),
+        f32_tensor("head.weight", &[10, 4], &r.uniform_vec(40, 1.0 / 10f32.sqrt())),
     ];
     pb::GraphProto {
         name: "tiny_cnn".into(),

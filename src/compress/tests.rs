@@ -305,7 +305,7 @@ fn calib_dir(tag: &str, samples: usize, shape: &[usize]) -> (std::path::PathBuf,
     std::fs::create_dir_all(&dir).unwrap();
     let mut r = super::sample::Uniform::new(99);
     let n: usize = shape.iter().product();
-    let xs: Vec<Vec<f32>> = (0..samples).map(|i| r.vec(n, 1.0 + i as f32)).collect();
+    let xs: Vec<Vec<f32>> = (0..samples).map(|i| r.uniform_vec(n, 1.0 + i as f32)).collect();
     for (i, x) in xs.iter().enumerate() {
         let a = crate::npy::Array { shape: shape.to_vec(), data: x.clone() };
         std::fs::write(dir.join(format!("s{i:02}.npy")), crate::npy::write(&a).unwrap()).unwrap();
