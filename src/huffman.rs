@@ -376,19 +376,15 @@ impl<'a> BitReader<'a> {
         BitReader { data, pos: 0, buf: 0, nbits: 0 }
     }
 
-    /// Can the branch-free refill read 8 bytes?
-    #[inline(always)]
-    fn can_refill_fast(&self) -> bool {
-        self.pos + 8 <= self.data.len()
-    }
-
-    /// Tops the buffer up to 56..=63 valid bits with one unaligned 8-byte load.
-    #[inline(always)]
-    fn refill_fast(&mut self) {
-        let word: [u8; 8] = self.data[self.pos..self.pos + 8].try_into().unwrap_or([0; 8]);
-        self.buf |= u64::from_be_bytes(word) >> self.nbits;
-        self.pos += ((63 - self.nbits) >> 3) as usize;
-        self.nbits |= 56;
+    /// Positions the reader `bits` bits into its lane (where the fast loop stopped).
+    fn seek_bits(&mut self, bits: u64) {
+        self.pos = (bits / 8) as usize;
+        self.buf = 0;
+        self.nbits = 0;
+        self.refill_slow();
+        let skip = (bits % 8) as u32;
+        self.buf <<= skip;
+        self.nbits -= skip;
     }
 
     /// Tops the buffer up byte by byte, feeding zeros past the end of the lane.
@@ -405,14 +401,6 @@ impl<'a> BitReader<'a> {
     #[inline(always)]
     fn decode(&mut self, table: &[u32], shift: u32) -> u32 {
         let entry = table[(self.buf >> shift) as usize];
-        self.consume(entry)
-    }
-
-    /// Decode with a table whose size is a compile-time power of two: the index provably fits,
-    /// so the hot loop carries no bounds check.
-    #[inline(always)]
-    fn decode_sized<const SIZE: usize>(&mut self, table: &[u32; SIZE]) -> u32 {
-        let entry = table[(self.buf >> (64 - SIZE.trailing_zeros())) as usize];
         self.consume(entry)
     }
 
@@ -504,6 +492,11 @@ impl Decoder {
 
 /// The hot loop: all lanes advance together, `N` symbols per lane per refill. Returns how
 /// many symbols of each lane it decoded (the same for every lane).
+///
+/// Each lane's state is only a bit buffer and a bit position, kept in locals so that all
+/// four lanes stay in registers: a refill loads the 8 bytes at `bitpos / 8` and shifts out
+/// the `bitpos % 8` bits already consumed (≥ 57 valid bits, enough for N codes), so refills
+/// never depend on the previous buffer.
 #[inline(always)]
 fn decode_fast<T, F, const N: usize, const SIZE: usize>(
     table: &[u32; SIZE],
@@ -514,32 +507,44 @@ fn decode_fast<T, F, const N: usize, const SIZE: usize>(
 where
     F: Fn(u32) -> T + Copy,
 {
-    // Every lane except possibly the last holds `chunk` symbols; the fast loop runs while
-    // all lanes have N symbols left, the tail loop finishes each lane.
+    const { assert!(N * 16 <= 57 || (N * 12 <= 57 && SIZE <= 1 << 12)) };
+    let shift = 64 - SIZE.trailing_zeros();
+    let data: [&[u8]; LANES] = readers.each_ref().map(|r| r.data);
+    let mut bitpos = readers.each_ref().map(|r| r.consumed_bits());
     let min_len = outs.iter().map(|o| o.len()).min().unwrap_or(0);
     let mut done = 0;
-    let mut bad = [0u32; LANES];
-    while done + N <= min_len && readers.iter().all(BitReader::can_refill_fast) {
-        for r in readers.iter_mut() {
-            r.refill_fast();
+    let mut bad = 0u32;
+    while done + N <= min_len && (0..LANES).all(|l| (bitpos[l] / 8) as usize + 8 <= data[l].len()) {
+        let start = bitpos;
+        let mut buf = [0u64; LANES];
+        for l in 0..LANES {
+            let at = (bitpos[l] / 8) as usize;
+            let word: [u8; 8] = data[l][at..at + 8].try_into().unwrap_or([0; 8]);
+            buf[l] = u64::from_be_bytes(word) << (bitpos[l] % 8);
         }
-        // One bounds check per lane and block instead of one per symbol.
-        let mut dsts =
-            outs.each_mut().map(|o| o.get_mut(done..done + N).and_then(|d| <&mut [T; N]>::try_from(d).ok()));
+        let dst = outs.each_mut().map(|o| &mut o[done..done + N]);
+        // Symbol-major over lanes: the four lanes' table lookups are independent.
+        #[allow(clippy::needless_range_loop)]
         for k in 0..N {
-            for ((r, d), b) in readers.iter_mut().zip(dsts.iter_mut()).zip(bad.iter_mut()) {
-                let e = r.decode_sized(table);
-                *b |= e;
-                if let Some(d) = d {
-                    d[k] = map(e & 0xFFFF);
-                }
+            for l in 0..LANES {
+                let e = table[(buf[l] >> shift) as usize];
+                let len = (e >> LEN_SHIFT) & 31;
+                buf[l] <<= len;
+                bitpos[l] += u64::from(len);
+                bad |= e;
+                dst[l][k] = map(e & 0xFFFF);
             }
         }
-        if let Some(lane) = bad.iter().position(|b| b & INVALID != 0) {
-            // The error names the block of N symbols that held the bad pattern.
-            return Err(HuffmanError::InvalidCode { lane, index: done }.into());
+        if bad & INVALID != 0 {
+            // Not counted as done: the caller's tail loop decodes this block again from its
+            // start and reports the exact lane and index of the bad code.
+            bitpos = start;
+            break;
         }
         done += N;
+    }
+    for (r, &b) in readers.iter_mut().zip(&bitpos) {
+        r.seek_bits(b);
     }
     Ok(done)
 }

@@ -52,6 +52,45 @@ pub struct Layer {
     pub fixed_quant: Option<QuantParams>,
 }
 
+/// Initializers at least this large that feed an op without a slimscan counterpart earn a
+/// warning: they are stored losslessly (f32), so they cost 4 bytes per value.
+const LARGE_WEIGHT: usize = 4096;
+
+fn warn_large_weights(
+    g: &pb::GraphProto,
+    node: &pb::NodeProto,
+    inits: &std::collections::HashMap<String, usize>,
+    warnings: &mut Vec<String>,
+) {
+    // Ops whose large constant inputs are learned weights (not biases, shapes or scales).
+    let weighted = [
+        "ConvTranspose",
+        "LSTM",
+        "GRU",
+        "RNN",
+        "Einsum",
+        "Gather",
+        "Attention",
+        "QLinearConv",
+        "QLinearMatMul",
+        "ConvInteger",
+        "MatMulInteger",
+    ];
+    if !weighted.contains(&node.op_type.as_str()) {
+        return;
+    }
+    for i in &node.input {
+        let Some(&k) = inits.get(i) else { continue };
+        let n: i64 = g.initializer[k].dims.iter().product();
+        if n >= LARGE_WEIGHT as i64 {
+            warnings.push(format!(
+                "{} {:?}: weight {i:?} ({n} values) has no slimscan op; stored losslessly, not pruned or int8",
+                node.op_type, node.name
+            ));
+        }
+    }
+}
+
 /// All compressible layers in node order, plus warnings for weights that had to be left alone.
 pub fn find_layers(g: &pb::GraphProto) -> Result<(Vec<Layer>, Vec<String>)> {
     let inits = initializer_index(g);
@@ -64,7 +103,10 @@ pub fn find_layers(g: &pb::GraphProto) -> Result<(Vec<Layer>, Vec<String>)> {
             "Conv" if is_default_domain(node) => LayerOp::Conv,
             "Gemm" if is_default_domain(node) => LayerOp::Gemm,
             "MatMul" if is_default_domain(node) => LayerOp::MatMul,
-            _ => continue,
+            _ => {
+                warn_large_weights(g, node, &inits, &mut warnings);
+                continue;
+            }
         };
         let name = if node.name.is_empty() {
             node.input.get(1).cloned().unwrap_or_default()

@@ -37,6 +37,8 @@ pub const MAX_NAME_BYTES: usize = 1024;
 pub const MAX_RANK: usize = 8;
 /// Section flag: readers that do not know the tag must reject the file.
 pub const FLAG_CRITICAL: u32 = 1;
+/// Section flag: the payload is `u64 inflated length` + a raw deflate stream (RFC 1951).
+pub const FLAG_DEFLATE: u32 = 2;
 
 /// Section tags defined by version 1.
 pub const TAG_META: [u8; 4] = *b"META";
@@ -203,7 +205,11 @@ impl TensorSize {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SectionSize {
     pub tag: String,
+    /// Bytes stored in the file.
     pub bytes: u64,
+    /// For a deflated section (META, GRPH), its size once inflated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inflated_bytes: Option<u64>,
 }
 
 /// Where every byte of a file went; the parts add up to `file_bytes`.

@@ -7,8 +7,8 @@ use super::stream::read_stream;
 use super::{
     element_count, encoding_name, Limits, SectionSize, SizeReport, SlimFile, Tensor, TensorData, TensorSize,
     ENCODING_F32, ENCODING_F32_PLANES, ENCODING_INT8_DENSE, ENCODING_INT8_SPARSE, FLAG_CRITICAL,
-    HEADER_BYTES, MAGIC, MAX_NAME_BYTES, MAX_RANK, MAX_SECTIONS, SECTION_ENTRY_BYTES, TAG_GRAPH, TAG_META,
-    TAG_TENSORS, VERSION_MAJOR,
+    FLAG_DEFLATE, HEADER_BYTES, MAGIC, MAX_NAME_BYTES, MAX_RANK, MAX_SECTIONS, SECTION_ENTRY_BYTES,
+    TAG_GRAPH, TAG_META, TAG_TENSORS, VERSION_MAJOR,
 };
 use crate::error::{FormatError, FormatErrorKind, Result};
 use crate::huffman::unzigzag_i8;
@@ -112,7 +112,7 @@ pub fn read(bytes: &[u8], limits: &Limits) -> Result<SlimFile> {
             return Err(bad(format!("section tag {tag:02x?} is not ASCII")));
         }
         let tag_str = String::from_utf8_lossy(&tag).into_owned();
-        if flags & !FLAG_CRITICAL != 0 || reserved != 0 {
+        if flags & !(FLAG_CRITICAL | FLAG_DEFLATE) != 0 || reserved != 0 {
             return Err(bad(format!("section {tag_str} has unknown flags or reserved bits set")));
         }
         if sections.iter().any(|s: &SectionSize| s.tag == tag_str) {
@@ -135,6 +135,24 @@ pub fn read(bytes: &[u8], limits: &Limits) -> Result<SlimFile> {
                 .error_at(0, FormatErrorKind::ChecksumMismatch { stored: section_crc, computed })
                 .into());
         }
+        let deflate = flags & FLAG_DEFLATE != 0;
+        if deflate && tag == TAG_TENSORS {
+            return Err(bad("section TENS must not be deflated".into()));
+        }
+        let cap = match tag {
+            TAG_META => limits.max_meta_bytes,
+            TAG_GRAPH => limits.max_graph_bytes,
+            _ => length,
+        };
+        let inflated;
+        let data: &[u8] = if deflate {
+            inflated = inflate(&section, data, cap)?;
+            &inflated
+        } else {
+            data
+        };
+        let inflated_bytes = deflate.then_some(data.len() as u64);
+        let length = data.len() as u64;
         match tag {
             TAG_META => {
                 if length > limits.max_meta_bytes {
@@ -159,7 +177,7 @@ pub fn read(bytes: &[u8], limits: &Limits) -> Result<SlimFile> {
             }
             _ => {}
         }
-        sections.push(SectionSize { tag: tag_str, bytes: length });
+        sections.push(SectionSize { tag: tag_str, bytes: end - offset, inflated_bytes });
         expected_offset = end;
     }
     if expected_offset != file_len {
@@ -190,6 +208,26 @@ pub fn read(bytes: &[u8], limits: &Limits) -> Result<SlimFile> {
             tensors: tensor_sizes,
         },
     })
+}
+
+/// Inflates a deflated section: `u64 inflated length` + raw deflate. The declared length is
+/// checked against `cap` before anything is allocated, and inflation stops at it.
+fn inflate(section: &Cursor<'_>, data: &[u8], cap: u64) -> Result<Vec<u8>> {
+    let (len, body) = match data.split_first_chunk::<8>() {
+        Some((len, body)) => (u64::from_le_bytes(*len), body),
+        None => return Err(section.malformed("deflated section shorter than its 8-byte length").into()),
+    };
+    if len > cap {
+        return Err(limit(section, "inflated section size", len, cap).into());
+    }
+    let out = miniz_oxide::inflate::decompress_to_vec_with_limit(body, len as usize)
+        .map_err(|e| section.malformed(format!("deflate stream is corrupt or longer than declared: {e}")))?;
+    if out.len() as u64 != len {
+        return Err(section
+            .malformed(format!("deflate stream inflates to {} bytes, declared {len}", out.len()))
+            .into());
+    }
+    Ok(out)
 }
 
 fn section_name(tag: &[u8; 4]) -> &'static str {

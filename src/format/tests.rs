@@ -407,3 +407,44 @@ fn hostile_sizes_never_allocate_beyond_a_small_multiple_of_the_file() {
     let (_, largest) = alloc_probe::largest_allocation(|| read_default(&bytes).unwrap());
     assert!(largest > 0);
 }
+
+/// Offset of a section's table entry.
+fn entry_of(bytes: &[u8], tag: [u8; 4]) -> usize {
+    let count = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    (0..count).map(|i| HEADER_BYTES + i * SECTION_ENTRY_BYTES).find(|&e| bytes[e..e + 4] == tag).unwrap()
+}
+
+#[test]
+fn deflated_sections_round_trip_and_hostile_ones_are_refused() {
+    let w = sample_writer();
+    let (bytes, report) = w.to_bytes().unwrap();
+    let graph = report.sections.iter().find(|s| s.tag == "GRPH").unwrap();
+    assert_eq!(graph.inflated_bytes, Some(w.graph.as_ref().unwrap().len() as u64));
+    assert!(graph.bytes < w.graph.as_ref().unwrap().len() as u64, "deflate made GRPH smaller");
+    assert_eq!(read_default(&bytes).unwrap().graph, w.graph);
+
+    let e = entry_of(&bytes, TAG_GRAPH);
+    let at = u64::from_le_bytes(bytes[e + 8..e + 16].try_into().unwrap()) as usize;
+    // Declared inflated size over the GRPH cap: refused before inflating.
+    let mut b = bytes.clone();
+    b[at..at + 8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    reseal(&mut b);
+    assert!(matches!(format_kind(read_default(&b).unwrap_err()), FormatErrorKind::LimitExceeded { .. }));
+    // Declared size smaller than the stream inflates to.
+    let mut b = bytes.clone();
+    b[at..at + 8].copy_from_slice(&10u64.to_le_bytes());
+    reseal(&mut b);
+    assert!(read_default(&b).unwrap_err().to_string().contains("deflate"));
+    // Corrupt deflate stream.
+    let mut b = bytes.clone();
+    b[at + 8] ^= 0xFF;
+    b[at + 9] ^= 0xFF;
+    reseal(&mut b);
+    assert!(read_default(&b).is_err());
+    // TENS never deflated.
+    let mut b = bytes.clone();
+    let t = entry_of(&b, TAG_TENSORS);
+    b[t + 4] |= FLAG_DEFLATE as u8;
+    reseal(&mut b);
+    assert!(read_default(&b).unwrap_err().to_string().contains("TENS must not be deflated"));
+}

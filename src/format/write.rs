@@ -3,9 +3,9 @@
 
 use super::stream::write_stream;
 use super::{
-    Coding, SectionSize, SizeReport, SlimFile, Tensor, TensorData, TensorSize, FLAG_CRITICAL, HEADER_BYTES,
-    MAGIC, MAX_NAME_BYTES, MAX_RANK, SECTION_ENTRY_BYTES, TAG_GRAPH, TAG_META, TAG_TENSORS, VERSION_MAJOR,
-    VERSION_MINOR,
+    Coding, SectionSize, SizeReport, SlimFile, Tensor, TensorData, TensorSize, FLAG_CRITICAL, FLAG_DEFLATE,
+    HEADER_BYTES, MAGIC, MAX_NAME_BYTES, MAX_RANK, SECTION_ENTRY_BYTES, TAG_GRAPH, TAG_META, TAG_TENSORS,
+    VERSION_MAJOR, VERSION_MINOR,
 };
 use crate::error::{Error, Result};
 use crate::huffman::zigzag_i8;
@@ -41,20 +41,20 @@ impl SlimWriter {
         let meta = serde_json::to_vec(&self.meta)
             .map_err(|e| Error::InvalidArgument(format!("META is not serialisable: {e}")))?;
         let (tens, tensor_sizes) = self.tensor_section()?;
-        let mut sections: Vec<([u8; 4], &[u8])> = vec![(TAG_META, &meta)];
+        let mut sections: Vec<Section> = vec![deflated(TAG_META, meta)];
         if let Some(graph) = &self.graph {
-            sections.push((TAG_GRAPH, graph));
+            sections.push(deflated(TAG_GRAPH, graph.clone()));
         }
-        sections.push((TAG_TENSORS, &tens));
+        sections.push((TAG_TENSORS, FLAG_CRITICAL, tens, None));
 
         let table_bytes = SECTION_ENTRY_BYTES * sections.len();
-        let payload: usize = sections.iter().map(|(_, b)| b.len()).sum();
+        let payload: usize = sections.iter().map(|(_, _, b, _)| b.len()).sum();
         let file_size = (HEADER_BYTES + table_bytes + payload) as u64;
         let mut table = Vec::with_capacity(table_bytes);
         let mut offset = (HEADER_BYTES + table_bytes) as u64;
-        for (tag, bytes) in &sections {
+        for (tag, flags, bytes, _) in &sections {
             table.extend_from_slice(tag);
-            table.extend_from_slice(&FLAG_CRITICAL.to_le_bytes());
+            table.extend_from_slice(&flags.to_le_bytes());
             table.extend_from_slice(&offset.to_le_bytes());
             table.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
             table.extend_from_slice(&crc32fast::hash(bytes).to_le_bytes());
@@ -73,7 +73,7 @@ impl SlimWriter {
         out.extend_from_slice(&crc.finalize().to_le_bytes());
         out.extend_from_slice(&0u32.to_le_bytes());
         out.extend_from_slice(&table);
-        for (_, bytes) in &sections {
+        for (_, _, bytes, _) in &sections {
             out.extend_from_slice(bytes);
         }
         debug_assert_eq!(out.len() as u64, file_size);
@@ -84,9 +84,10 @@ impl SlimWriter {
             section_table_bytes: table_bytes as u64,
             sections: sections
                 .iter()
-                .map(|(tag, b)| SectionSize {
+                .map(|(tag, _, b, inflated)| SectionSize {
                     tag: String::from_utf8_lossy(tag).into(),
                     bytes: b.len() as u64,
+                    inflated_bytes: *inflated,
                 })
                 .collect(),
             tensor_count_bytes: 4,
@@ -253,4 +254,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         return Err(Error::Io(std::io::Error::new(e.kind(), format!("writing {}: {e}", path.display()))));
     }
     Ok(())
+}
+
+/// A section as written: tag, flags, stored bytes, inflated size when deflated.
+type Section = ([u8; 4], u32, Vec<u8>, Option<u64>);
+
+/// Deflate level for META and GRPH: both are written once and read many times.
+const DEFLATE_LEVEL: u8 = 9;
+
+/// A critical section, deflated (docs/FORMAT.md §1.3) when that makes it smaller.
+fn deflated(tag: [u8; 4], raw: Vec<u8>) -> Section {
+    let packed = miniz_oxide::deflate::compress_to_vec(&raw, DEFLATE_LEVEL);
+    if packed.len() + 8 < raw.len() {
+        let mut body = Vec::with_capacity(8 + packed.len());
+        body.extend_from_slice(&(raw.len() as u64).to_le_bytes());
+        body.extend_from_slice(&packed);
+        (tag, FLAG_CRITICAL | FLAG_DEFLATE, body, Some(raw.len() as u64))
+    } else {
+        (tag, FLAG_CRITICAL, raw, None)
+    }
 }
