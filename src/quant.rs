@@ -427,10 +427,15 @@ impl MinMaxObserver {
 
 impl Observer for MinMaxObserver {
     fn observe(&mut self, x: &[f32]) {
-        for &v in x.iter().filter(|v| v.is_finite()) {
+        // One branch-free pass; the batch's extremes are merged once.
+        let (lo, hi) = x
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        if lo <= hi {
             self.range = Some(match self.range {
-                None => (v, v),
-                Some((lo, hi)) => (lo.min(v), hi.max(v)),
+                None => (lo, hi),
+                Some((a, b)) => (a.min(lo), b.max(hi)),
             });
         }
     }
@@ -493,13 +498,11 @@ impl AbsHistogram {
 
     /// Records `|x|` for the finite values of `x`.
     pub fn add(&mut self, x: &[f32]) {
-        let batch_max = x
-            .iter()
-            .filter(|v| v.is_finite())
-            .fold(None, |m: Option<f32>, v| Some(m.unwrap_or(0.0).max(v.abs())));
-        let Some(batch_max) = batch_max else {
+        let (batch_max, finite) =
+            x.iter().filter(|v| v.is_finite()).fold((0f32, 0u64), |(m, n), v| (m.max(v.abs()), n + 1));
+        if finite == 0 {
             return;
-        };
+        }
         if self.edge == 0.0 {
             // A first batch of zeros still needs a positive range; it grows later if needed.
             self.edge = f64::from(batch_max.max(f32::MIN_POSITIVE));
@@ -508,13 +511,14 @@ impl AbsHistogram {
         }
         self.max_abs = self.max_abs.max(batch_max);
         let scale = HIST_BINS as f64 / self.edge;
+        let counts: &mut [u64; HIST_BINS] = match self.counts.as_mut_slice().try_into() {
+            Ok(c) => c,
+            Err(_) => return,
+        };
         for v in x.iter().filter(|v| v.is_finite()) {
-            let b = ((f64::from(v.abs()) * scale) as usize).min(HIST_BINS - 1);
-            if let Some(c) = self.counts.get_mut(b) {
-                *c += 1;
-            }
+            counts[((f64::from(v.abs()) * scale) as usize).min(HIST_BINS - 1)] += 1;
         }
-        self.total += x.iter().filter(|v| v.is_finite()).count() as u64;
+        self.total += finite;
     }
 
     /// Doubles the range until it covers `m`, merging bins so that counts are preserved.

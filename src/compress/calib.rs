@@ -34,7 +34,7 @@ impl Method {
             Method::Entropy => "entropy",
         }
     }
-    fn observer(self) -> Result<Box<dyn Observer>> {
+    fn observer(self) -> Result<Box<dyn Observer + Send + Sync>> {
         Ok(match self {
             Method::MinMax => Box::new(MinMaxObserver::new()),
             Method::Percentile(p) => Box::new(PercentileObserver::new(p)?),
@@ -334,7 +334,7 @@ pub fn calibrate_wires(
     wires: usize,
     mut on_sample: impl FnMut(),
 ) -> Result<Vec<Option<QuantParams>>> {
-    let mut observers: Vec<Box<dyn Observer>> =
+    let mut observers: Vec<Box<dyn Observer + Send + Sync>> =
         (0..wires).map(|_| method.observer()).collect::<Result<_>>()?;
     for s in samples {
         let x = load_sample(s, spec)?;
@@ -343,5 +343,19 @@ pub fn calibrate_wires(
         }
         on_sample();
     }
-    Ok(observers.iter().map(|o| o.params(Scheme::Asymmetric)).collect())
+
+    // The entropy (KL) search dominates calibration time: spread the wires over the cores.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(observers.len().max(1));
+    let per = observers.len().div_ceil(threads).max(1);
+    let params = std::thread::scope(|scope| {
+        let jobs: Vec<_> = observers
+            .chunks(per)
+            .map(|chunk| {
+                scope.spawn(move || chunk.iter().map(|o| o.params(Scheme::Asymmetric)).collect::<Vec<_>>())
+            })
+            .collect();
+        jobs.into_iter().map(|j| j.join()).collect::<std::result::Result<Vec<_>, _>>()
+    })
+    .map_err(|_| calib_err("a calibration thread failed"))?;
+    Ok(params.into_iter().flatten().collect())
 }

@@ -52,7 +52,19 @@ enum Command {
     },
 }
 
+/// `slimscan inspect m.slim | head` should stop quietly when `head` exits, as Unix tools do,
+/// instead of panicking on the failed write: restore the default SIGPIPE action that the
+/// Rust runtime replaces with "ignore".
+fn die_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    die_quietly_on_closed_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Compress(args) => compress::run(args),
