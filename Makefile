@@ -73,6 +73,7 @@ bench: bench-huffman
 
 bench-huffman: wasm
 	cargo bench --locked --bench huffman_decode
+	cargo build --locked --release --example huffman_decode_native
 	node benches/huffman_decode_wasm.mjs
 
 fuzz:
