@@ -1,4 +1,5 @@
-//! The native CLI as a user runs it: `slimscan inspect` on good and bad files, and
+//! The native CLI as a user runs it: `slimscan compress` and `slimscan inspect` on good and
+//! bad files, and
 //! `slimscan serve` answering with the right types and headers and refusing to leave its roots.
 
 use slimscan::format::{Coding, SlimWriter, Tensor, TensorData};
@@ -160,4 +161,112 @@ fn serve_explains_a_missing_web_folder() {
     let out = run(bin().args(["serve", "--port", "0", "--www", "/nonexistent/www"]));
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/www"));
+}
+
+fn tiny_onnx(dir: &Path) -> PathBuf {
+    let p = dir.join("tiny.onnx");
+    std::fs::write(&p, slimscan::compress::sample::tiny_cnn(11)).unwrap();
+    p
+}
+
+#[test]
+fn compress_then_inspect_accounts_for_every_byte() {
+    let dir = temp_dir("compress");
+    let onnx = tiny_onnx(&dir);
+    let slim = dir.join("tiny.slim");
+    let out = run(bin().arg("compress").arg(&onnx).arg("-o").arg(&slim).args(["--prune", "0.5", "--json"]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let file_len = std::fs::metadata(&slim).unwrap().len();
+    assert_eq!(report["slim_bytes"], file_len);
+    assert_eq!(report["original_bytes"], std::fs::metadata(&onnx).unwrap().len());
+
+    let out = run(bin().arg("inspect").arg("--json").arg(&slim));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let t = &j["totals"];
+    assert_eq!(t["file_bytes"], file_len);
+    let parts = [
+        "header_and_table_bytes",
+        "meta_bytes",
+        "graph_bytes",
+        "tensor_section_bytes",
+        "other_section_bytes",
+    ];
+    let sum: u64 = parts.iter().map(|k| t[k].as_u64().unwrap()).sum();
+    assert_eq!(sum, file_len, "totals add up to the file");
+    let tensors = j["tensors"].as_array().unwrap();
+    let records: u64 = tensors.iter().map(|x| x["bytes"].as_u64().unwrap()).sum();
+    assert_eq!(records + 4, t["tensor_section_bytes"].as_u64().unwrap(), "records + count field = TENS");
+    let original = t["original_bytes"].as_u64().unwrap();
+    assert!((t["reduction"].as_f64().unwrap() - original as f64 / file_len as f64).abs() < 1e-9);
+    let weights = ["conv1.weight", "dw.weight", "pw.weight", "fc.weight", "head.weight"];
+    let (mut zeros, mut total) = (0.0, 0.0);
+    for w in weights {
+        let x = tensors.iter().find(|x| x["name"] == w).unwrap_or_else(|| panic!("{w} in {tensors:?}"));
+        let n = x["elements"].as_f64().unwrap();
+        zeros += x["sparsity"].as_f64().unwrap() * n;
+        total += n;
+    }
+    assert_eq!((zeros / total * 1e6).round() / 1e6, 0.5, "--prune 0.5 zeroes half of all weights");
+    let pw = tensors.iter().find(|x| x["name"] == "pw.weight").unwrap();
+    assert!(pw["sparsity"].as_f64().unwrap() > 0.5, "the body layer takes more than the average");
+    for x in tensors {
+        let b = &x["bits_per_weight"];
+        let parts: f64 =
+            ["values", "gaps", "codebooks", "header"].iter().map(|k| b[k].as_f64().unwrap()).sum();
+        assert!((parts - b["total"].as_f64().unwrap()).abs() < 1e-9, "{x}");
+        let bytes = x["bytes"].as_f64().unwrap() * 8.0 / x["elements"].as_f64().unwrap();
+        assert!((bytes - b["total"].as_f64().unwrap()).abs() < 1e-9);
+    }
+
+    let out = run(bin().arg("inspect").arg(&slim));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(&format!("total {file_len} B")), "{text}");
+    assert!(text.contains("x smaller") && text.contains("pw.weight"), "{text}");
+}
+
+#[test]
+fn compress_explains_bad_inputs_and_leaves_no_partial_output() {
+    let dir = temp_dir("compress-bad");
+    let onnx = tiny_onnx(&dir);
+    let out_path = dir.join("out.slim");
+    let fails = |args: &[&std::ffi::OsStr], want: &str| {
+        let out = run(bin().arg("compress").args(args));
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{args:?}: {err:?} should mention {want:?}");
+    };
+    let png = dir.join("photo.onnx");
+    std::fs::write(&png, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
+    fails(&[png.as_os_str(), "-o".as_ref(), out_path.as_os_str()], "not an ONNX model");
+    let bytes = std::fs::read(&onnx).unwrap();
+    let cut = dir.join("cut.onnx");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    fails(&[cut.as_os_str(), "-o".as_ref(), out_path.as_os_str()], "truncated");
+    let plan = dir.join("plan.json");
+    std::fs::write(&plan, r#"{"default": 0.5, "layers": {"conv77": 0.9}}"#).unwrap();
+    fails(
+        &[onnx.as_os_str(), "-o".as_ref(), out_path.as_os_str(), "--prune-plan".as_ref(), plan.as_os_str()],
+        "conv77",
+    );
+    fails(
+        &[onnx.as_os_str(), "-o".as_ref(), out_path.as_os_str(), "--keep".as_ref(), "nosuch".as_ref()],
+        "nosuch",
+    );
+    let nowhere = dir.join("missing-folder").join("m.slim");
+    fails(&[onnx.as_os_str(), "-o".as_ref(), nowhere.as_os_str()], "not writable");
+    let empty = dir.join("empty-calib");
+    std::fs::create_dir_all(&empty).unwrap();
+    fails(
+        &[onnx.as_os_str(), "-o".as_ref(), out_path.as_os_str(), "--calib".as_ref(), empty.as_os_str()],
+        "no calibration samples",
+    );
+    assert!(!out_path.exists(), "no output after a failure");
+    let leftovers: Vec<_> =
+        std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+    assert!(
+        leftovers.iter().all(|n| !n.to_string_lossy().contains(".slim")),
+        "no temporary files left: {leftovers:?}"
+    );
 }

@@ -10,6 +10,7 @@
 mod cursor;
 mod read;
 mod stream;
+pub mod summary;
 mod write;
 
 pub use read::read;

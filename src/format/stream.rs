@@ -39,6 +39,12 @@ pub(crate) fn write_stream(
             codebook.write_to(&mut body);
             let codebook_bytes = body.len() as u64;
             body.extend_from_slice(&lanes);
+            // Short streams whose codebook costs more than the code saves stay fixed width.
+            let fixed_len = 1 + (symbols.len() as u64 * u64::from(fixed_bits)).div_ceil(8);
+            let fits = symbols.iter().all(|&s| u32::from(s) >> fixed_bits == 0);
+            if fits && fixed_len <= body.len() as u64 {
+                return write_stream(out, symbols, Coding::Fixed, fixed_bits);
+            }
             // Report the longest code actually used, as a reader will.
             (Coding::Huffman { max_len: codebook.max_len() }, codebook_bytes, body)
         }

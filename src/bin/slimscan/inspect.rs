@@ -1,12 +1,15 @@
-//! `slimscan inspect`: a readable table (or JSON) of a `.slim` file's size report.
+//! `slimscan inspect`: a readable table (or JSON, docs/INSPECT.md) of a `.slim` file — per
+//! tensor shape, encoding, sparsity, bits per weight and Huffman gain; totals that add up to
+//! the file size, against the original model's size.
 
 use anyhow::{Context, Result};
-use slimscan::format::{self, Coding, Limits, StreamSize};
+use slimscan::format::{self, summary, Limits};
 use std::path::Path;
 
 pub fn run(path: &Path, json: bool) -> Result<()> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let file = format::read(&bytes, &Limits::default()).with_context(|| format!("{}", path.display()))?;
+    let sum = summary::summarize(&file);
     if json {
         let out = serde_json::json!({
             "file": path.display().to_string(),
@@ -14,52 +17,66 @@ pub fn run(path: &Path, json: bool) -> Result<()> {
             "meta": file.meta,
             "graph_bytes": file.graph.as_ref().map_or(0, Vec::len),
             "sizes": file.sizes,
+            "tensors": sum.tensors,
+            "totals": sum.totals,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     let s = &file.sizes;
     println!("{}  (.slim {}.{}, {} bytes)", path.display(), file.version.0, file.version.1, s.file_bytes);
-    println!("  header {} B, section table {} B", s.header_bytes, s.section_table_bytes);
     for sec in &s.sections {
-        println!("  section {:<4} {:>12} B", sec.tag, sec.bytes);
+        let inflated = sec.inflated_bytes.map_or(String::new(), |b| format!("  (deflated from {b} B)"));
+        println!("  section {:<4} {:>12} B{inflated}", sec.tag, sec.bytes);
     }
     println!();
     println!(
-        "  {:<40} {:<12} {:>10} {:>10} {:>8} {:>10}",
-        "tensor", "encoding", "elements", "bytes", "bits/w", "coding"
+        "  {:<36} {:<16} {:<11} {:>7} {:>10} {:>7}  {:>23}  {:>5}",
+        "tensor", "shape", "encoding", "sparse", "bytes", "bits/w", "values+gaps+cb+hdr", "gain"
     );
-    for t in &s.tensors {
-        let bits = if t.elements > 0 { t.total_bytes as f64 * 8.0 / t.elements as f64 } else { 0.0 };
+    for t in &sum.tensors {
+        let b = &t.bits_per_weight;
         println!(
-            "  {:<40} {:<12} {:>10} {:>10} {:>8.3} {:>10}",
-            truncate(&t.name, 40),
+            "  {:<36} {:<16} {:<11} {:>6.1}% {:>10} {:>7.3}  {:>5.2}+{:>5.2}+{:>4.2}+{:>5.2}  {:>5}",
+            truncate(&t.name, 36),
+            truncate(&format!("{:?}", t.dims), 16),
             t.encoding,
-            t.elements,
-            t.total_bytes,
-            bits,
-            t.values.as_ref().map_or("raw".to_string(), coding_label)
+            t.sparsity * 100.0,
+            t.bytes,
+            b.total,
+            b.values,
+            b.gaps,
+            b.codebooks,
+            b.header,
+            t.huffman_gain.map_or("-".to_string(), |g| format!("{g:.2}x"))
         );
-        for (label, stream) in [("values", &t.values), ("gaps", &t.gaps)] {
-            if let Some(st) = stream {
-                println!(
-                    "      {label:<6} {} symbols, {} B ({} codebook), {:.3} bits/symbol",
-                    st.symbols,
-                    st.total_bytes,
-                    st.codebook_bytes,
-                    if st.symbols > 0 { st.total_bytes as f64 * 8.0 / st.symbols as f64 } else { 0.0 }
-                );
-            }
+    }
+    let tot = &sum.totals;
+    println!();
+    println!(
+        "  total {} B = header+table {} + META {} + GRPH {} + TENS {}{}",
+        tot.file_bytes,
+        tot.header_and_table_bytes,
+        tot.meta_bytes,
+        tot.graph_bytes,
+        tot.tensor_section_bytes,
+        if tot.other_section_bytes > 0 {
+            format!(" + other {}", tot.other_section_bytes)
+        } else {
+            String::new()
         }
+    );
+    println!(
+        "  {} elements in {} tensors, {:.1} % zero, {:.3} bits per element over the whole file",
+        tot.elements,
+        sum.tensors.len(),
+        tot.zero_elements as f64 * 100.0 / tot.elements.max(1) as f64,
+        tot.file_bytes as f64 * 8.0 / tot.elements.max(1) as f64
+    );
+    if let (Some(o), Some(r)) = (tot.original_bytes, tot.reduction) {
+        println!("  original model {o} B → {} B: {r:.2}x smaller", tot.file_bytes);
     }
     Ok(())
-}
-
-fn coding_label(s: &StreamSize) -> String {
-    match s.coding {
-        Coding::Fixed => "fixed".into(),
-        Coding::Huffman { max_len } => format!("huff≤{max_len}"),
-    }
 }
 
 fn truncate(s: &str, n: usize) -> String {
