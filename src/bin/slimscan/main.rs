@@ -31,7 +31,7 @@ enum Command {
     Inspect {
         /// The .slim file.
         file: PathBuf,
-        /// Print JSON (stable; see docs/FORMAT.md §5) instead of a table.
+        /// Print JSON (stable; schema: docs/INSPECT.md) instead of a table.
         #[arg(long)]
         json: bool,
     },
