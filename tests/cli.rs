@@ -474,3 +474,26 @@ fn compress_explains_bad_inputs_and_leaves_no_partial_output() {
         "no temporary files left: {leftovers:?}"
     );
 }
+
+#[test]
+fn sensitivity_prints_a_table_per_layer_and_calibration_needs_samples() {
+    let dir = temp_dir("sensitivity");
+    let onnx = tiny_onnx(&dir);
+    let calib = dir.join("calib");
+    std::fs::create_dir_all(&calib).unwrap();
+    let mut rng = slimscan::synth::SplitMix64::new(5);
+    for i in 0..3 {
+        let a = slimscan::npy::Array { shape: vec![1, 3, 16, 16], data: rng.uniform_vec(768, 2.0) };
+        std::fs::write(calib.join(format!("{i}.npy")), slimscan::npy::write(&a).unwrap()).unwrap();
+    }
+    let out = run(bin().arg("compress").arg(&onnx).arg("--calib").arg(&calib).arg("--sensitivity"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for layer in ["conv1", "dw", "pw", "fc", "head"] {
+        assert!(text.lines().any(|l| l.starts_with(layer)), "{layer} row in {text}");
+    }
+    assert!(text.contains("95%") && text.contains("--prune-plan"), "{text}");
+
+    let out = run(bin().arg("compress").arg(&onnx).arg("--sensitivity"));
+    assert_eq!(out.status.code(), Some(2), "clap refuses --sensitivity without --calib");
+}
