@@ -210,6 +210,9 @@ pub fn read(bytes: &[u8], limits: &Limits) -> Result<SlimFile> {
     })
 }
 
+/// Largest expansion a valid deflate stream can reach.
+const MAX_DEFLATE_RATIO: u64 = 1032;
+
 /// Inflates a deflated section: `u64 inflated length` + raw deflate. The declared length is
 /// checked against `cap` before anything is allocated, and inflation stops at it.
 fn inflate(section: &Cursor<'_>, data: &[u8], cap: u64) -> Result<Vec<u8>> {
@@ -219,6 +222,13 @@ fn inflate(section: &Cursor<'_>, data: &[u8], cap: u64) -> Result<Vec<u8>> {
     };
     if len > cap {
         return Err(limit(section, "inflated section size", len, cap).into());
+    }
+    // Deflate cannot expand more than 1032:1 (258-byte matches in ~2-bit codes), so a larger
+    // declared size is a lie, refused before any allocation.
+    if len > (body.len() as u64).saturating_mul(MAX_DEFLATE_RATIO) + 64 {
+        return Err(section
+            .malformed(format!("deflated section of {} bytes cannot inflate to {len}", body.len()))
+            .into());
     }
     let out = miniz_oxide::inflate::decompress_to_vec_with_limit(body, len as usize)
         .map_err(|e| section.malformed(format!("deflate stream is corrupt or longer than declared: {e}")))?;

@@ -430,6 +430,11 @@ fn deflated_sections_round_trip_and_hostile_ones_are_refused() {
     b[at..at + 8].copy_from_slice(&(1u64 << 40).to_le_bytes());
     reseal(&mut b);
     assert!(matches!(format_kind(read_default(&b).unwrap_err()), FormatErrorKind::LimitExceeded { .. }));
+    // Declared size under the cap but beyond what deflate can expand to: refused unread.
+    let mut b = bytes.clone();
+    b[at..at + 8].copy_from_slice(&(1u64 << 24).to_le_bytes());
+    reseal(&mut b);
+    assert!(read_default(&b).unwrap_err().to_string().contains("cannot inflate"));
     // Declared size smaller than the stream inflates to.
     let mut b = bytes.clone();
     b[at..at + 8].copy_from_slice(&10u64.to_le_bytes());
