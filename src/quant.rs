@@ -687,6 +687,7 @@ impl Observer for EntropyObserver {
 
 /// Normalises `d` to sum 1 and smooths it in place: zero entries get `eps`, the others are
 /// scaled so the total stays 1. Returns `false` if `d` has no positive mass.
+#[cfg(test)]
 fn smooth(d: &mut [f64], eps: f64) -> bool {
     let sum: f64 = d.iter().sum();
     if sum <= 0.0 || !sum.is_finite() {
@@ -700,13 +701,14 @@ fn smooth(d: &mut [f64], eps: f64) -> bool {
     true
 }
 
-/// The number of bins `i` in `levels..=counts.len()` minimising KL(P‖Q) (see
-/// [`EntropyObserver`]); `counts.len()` if there are fewer bins than levels or every
-/// candidate is degenerate.
-fn kl_best_bins(counts: &[u64], levels: usize) -> usize {
+/// Scalar reference of [`kl_best_bins`]: builds P and Q bin by bin for every candidate, as
+/// the documented algorithm reads (O(bins²) logarithms). Returns each candidate's KL too.
+#[cfg(test)]
+fn kl_reference(counts: &[u64], levels: usize) -> (usize, Vec<Option<f64>>) {
     let n = counts.len();
+    let mut all = vec![None; n + 1];
     if levels == 0 || n < levels {
-        return n;
+        return (n, all);
     }
     // suffix[i] = sum(counts[i..])
     let mut suffix = vec![0u64; n + 1];
@@ -739,8 +741,118 @@ fn kl_best_bins(counts: &[u64], levels: usize) -> usize {
             continue;
         }
         let kl: f64 = p.iter().zip(q.iter()).map(|(&a, &b)| a * (a / b).ln()).sum();
+        all[i] = Some(kl);
         if kl < best.0 {
             best = (kl, i);
+        }
+    }
+    (best.1, all)
+}
+
+/// Running sums over the histogram that let [`kl_at`] evaluate one candidate in O(levels).
+struct KlPrefix {
+    /// `count[k]` as given.
+    counts: Vec<f64>,
+    /// Σ count, Σ count·ln(count) and the number of nonzero bins over `[0, k)`.
+    sum: Vec<f64>,
+    sum_c_ln_c: Vec<f64>,
+    nonzero: Vec<usize>,
+    total: f64,
+}
+
+impl KlPrefix {
+    fn new(counts: &[u64]) -> Self {
+        let n = counts.len();
+        let (mut sum, mut sum_c_ln_c, mut nonzero) = (vec![0.0; n + 1], vec![0.0; n + 1], vec![0; n + 1]);
+        for (k, &c) in counts.iter().enumerate() {
+            let c = c as f64;
+            sum[k + 1] = sum[k] + c;
+            sum_c_ln_c[k + 1] = sum_c_ln_c[k] + if c > 0.0 { c * c.ln() } else { 0.0 };
+            nonzero[k + 1] = nonzero[k] + usize::from(c > 0.0);
+        }
+        KlPrefix {
+            counts: counts.iter().map(|&c| c as f64).collect(),
+            total: sum[n],
+            sum,
+            sum_c_ln_c,
+            nonzero,
+        }
+    }
+}
+
+/// KL(P‖Q) of candidate `i` exactly as [`EntropyObserver`] defines it, in closed form: bins
+/// where P is zero are ε in both P and Q and contribute nothing; every other bin `k` of level
+/// `j` contributes `p_k (ln α + ln c_k − ln β − ln share_j)` with `p_k = α c_k`, so a level
+/// needs only its sums of `c` and `c ln c`. Only the last bin (which also holds the
+/// outliers) is handled on its own. `None` for a degenerate candidate.
+fn kl_at(h: &KlPrefix, levels: usize, i: usize) -> Option<f64> {
+    let last = i - 1;
+    let c_last = h.counts[last];
+    let outliers = h.total - h.sum[i];
+    let p_last_raw = c_last + outliers;
+    // The last bin is nonzero in P though empty in the histogram when outliers fill it.
+    let last_revived = c_last == 0.0 && outliers > 0.0;
+    let q_sum = h.sum[i];
+    if h.total <= 0.0 || q_sum <= 0.0 {
+        return None;
+    }
+    let eps = 1e-4 / i as f64;
+    let zeros_p = (i - h.nonzero[i] - usize::from(last_revived)) as f64;
+    let alpha = (1.0 - eps * zeros_p) / h.total;
+    // Q is zero where P is, plus the revived last bin when its whole level is empty.
+    let last_level = last * levels / i;
+    let (ls, le) = (last_level * i / levels, (last_level + 1) * i / levels);
+    let last_level_empty = h.sum[le] - h.sum[ls] == 0.0;
+    let zeros_q = zeros_p + f64::from(u8::from(last_revived && last_level_empty));
+    let beta = (1.0 - eps * zeros_q) / q_sum;
+    let (ln_alpha, ln_beta) = (alpha.ln(), beta.ln());
+    let mut kl = 0.0;
+    for j in 0..levels {
+        let (start, stop) = (j * i / levels, (j + 1) * i / levels);
+        let level = h.sum[stop] - h.sum[start];
+        let contains_last = j == last_level;
+        let nonzero = h.nonzero[stop] - h.nonzero[start] + usize::from(contains_last && last_revived);
+        if nonzero == 0 {
+            continue;
+        }
+        let share = level / nonzero as f64;
+        // Bins other than the last: their c and c·ln c sums.
+        let (mut c, mut c_ln_c) = (level, h.sum_c_ln_c[stop] - h.sum_c_ln_c[start]);
+        if contains_last {
+            c -= c_last;
+            if c_last > 0.0 {
+                c_ln_c -= c_last * c_last.ln();
+            }
+        }
+        if c > 0.0 {
+            let ln_share = share.ln();
+            kl += alpha * (c_ln_c + c * (ln_alpha - ln_beta - ln_share));
+        }
+        if contains_last && p_last_raw > 0.0 {
+            let p = alpha * p_last_raw;
+            let q = if share > 0.0 { beta * share } else { eps };
+            kl += p * (p / q).ln();
+        }
+    }
+    Some(kl)
+}
+
+/// The number of bins `i` in `levels..=counts.len()` minimising KL(P‖Q) (see
+/// [`EntropyObserver`]); `counts.len()` if there are fewer bins than levels or every
+/// candidate is degenerate. Each candidate costs O(levels) through [`KlPrefix`] (the scalar
+/// reference that builds P and Q bin by bin is `kl_reference`, in the tests).
+fn kl_best_bins(counts: &[u64], levels: usize) -> usize {
+    let n = counts.len();
+    if levels == 0 || n < levels {
+        return n;
+    }
+    let h = KlPrefix::new(counts);
+    let mut best = (f64::INFINITY, n);
+    for i in levels..=n {
+        if let Some(kl) = kl_at(&h, levels, i) {
+            if kl < best.0 {
+                best = (kl, i);
+            }
         }
     }
     best.1
@@ -1121,8 +1233,44 @@ mod proptests {
         s * (0.5 + 1e-4)
     }
 
+    /// Histograms of the kinds calibration meets: dense, mostly empty, a spike at zero, a
+    /// lone far outlier, zeros at the end.
+    fn histogram() -> impl Strategy<Value = Vec<u64>> {
+        (
+            prop::collection::vec(
+                prop_oneof![4 => Just(0u64), 4 => 1u64..50, 1 => 1000u64..1_000_000],
+                128..400,
+            ),
+            any::<bool>(),
+        )
+            .prop_map(|(mut h, spike)| {
+                if spike {
+                    h[0] = 50_000_000;
+                }
+                h
+            })
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn closed_form_kl_matches_the_bin_by_bin_reference(counts in histogram(), levels in prop_oneof![Just(128usize), Just(16), Just(7)]) {
+            let (ref_best, ref_kl) = kl_reference(&counts, levels);
+            let h = KlPrefix::new(&counts);
+            for (i, &reference) in ref_kl.iter().enumerate().skip(levels) {
+                match (kl_at(&h, levels, i), reference) {
+                    (Some(a), Some(b)) => prop_assert!((a - b).abs() <= 1e-9 * b.abs().max(1e-3), "i={i}: {a} vs {b}"),
+                    (a, b) => prop_assert_eq!(a.is_some(), b.is_some(), "i={}", i),
+                }
+            }
+            // The same choice, up to candidates whose KL ties within rounding.
+            let best = kl_best_bins(&counts, levels);
+            if best != ref_best {
+                let (a, b) = (ref_kl[best].unwrap(), ref_kl[ref_best].unwrap());
+                prop_assert!((a - b).abs() <= 1e-9 * b.abs().max(1e-3), "{best} vs {ref_best}: {a} vs {b}");
+            }
+        }
 
         #[test]
         fn per_tensor_error_within_half_step(
