@@ -20,6 +20,7 @@ pub mod format;
 #[doc(hidden)]
 pub mod fuzz_checks;
 pub mod huffman;
+pub mod kernels;
 pub mod npy;
 pub mod quant;
 pub mod sparse;
