@@ -26,6 +26,10 @@ pub enum Error {
     #[error("ONNX: {0}")]
     Onnx(String),
 
+    /// A model could not be loaded or run by the engine.
+    #[error("model: {0}")]
+    Model(String),
+
     /// Reading or writing a file failed.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),

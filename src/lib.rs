@@ -5,16 +5,21 @@
 //! the `.slim` container that stores a model compressed (spec: `docs/FORMAT.md`).
 //!
 //! Module order (one-way dependencies):
-//! `huffman`, `quant`, `sparse` → `format` → (later) `compress` | `kernels` → `engine` → `scan`
+//! `huffman`, `quant`, `sparse` → `format` → `compress` | `kernels` → `engine` → (later) `scan`
 //! → `wasm` | `bin`.
 //!
 //! - [`huffman`]: canonical, length-limited Huffman codes with a table-driven decoder.
 //! - [`quant`]: affine int8 quantization and activation calibration observers.
 //! - [`sparse`]: magnitude pruning, relative-index (gap) coding, CSR packing.
 //! - [`format`]: the `.slim` container writer and untrusting reader.
+//! - [`kernels`]: integer kernels (scalar references and wasm simd128 versions).
+//! - [`engine`]: loads a `.slim` (or a plain ONNX) model into tract with the compressed layers
+//!   as custom ops, and runs it.
 
 #[cfg(feature = "compress")]
 pub mod compress;
+#[cfg(feature = "engine")]
+pub mod engine;
 pub mod error;
 pub mod format;
 #[doc(hidden)]
@@ -22,6 +27,8 @@ pub mod fuzz_checks;
 pub mod huffman;
 pub mod kernels;
 pub mod npy;
+#[cfg(feature = "engine")]
+pub mod onnx;
 pub mod quant;
 pub mod sparse;
 pub mod synth;

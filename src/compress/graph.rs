@@ -1,7 +1,7 @@
 //! Graph surgery on an ONNX `GraphProto`: who produces and who consumes each value, folding
 //! BatchNormalization into the convolution before it, and dropping what became unused.
 
-use super::onnx::{self, attr_float, f32_tensor, tensor_f32};
+use crate::onnx::{self, attr_float, f32_tensor, tensor_f32};
 use crate::error::Result;
 use std::collections::{HashMap, HashSet};
 use tract_onnx::pb;

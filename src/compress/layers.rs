@@ -8,7 +8,7 @@
 //! `f32 initializer → QuantizeLinear → DequantizeLinear`).
 
 use super::graph::{initializer_index, is_default_domain, producers, use_counts};
-use super::onnx::{self, attr_int, tensor_f32, tensor_ints};
+use crate::onnx::{self, attr_int, tensor_f32, tensor_ints};
 use crate::error::{Error, Result};
 use crate::quant::{QuantParams, Scheme};
 use serde::Serialize;

@@ -11,7 +11,7 @@
 pub mod calib;
 pub mod graph;
 pub mod layers;
-pub mod onnx;
+pub use crate::onnx;
 pub mod plan;
 pub mod sample;
 pub mod sensitivity;

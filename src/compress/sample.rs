@@ -5,7 +5,7 @@
 //! `1 × 3 × 16 × 16` input named `input`, output `logits`. Weights are uniform in ±1/√fan_in
 //! (PyTorch's default init) from a fixed-seed generator.
 
-use super::onnx::{f32_tensor, int_attr, ints_attr};
+use crate::onnx::{f32_tensor, int_attr, ints_attr};
 use crate::synth::SplitMix64;
 use tract_onnx::pb;
 

@@ -9,7 +9,7 @@
 
 use super::calib::{load_sample, Capture, InputSpec};
 use super::layers::{Layer, LayerOp, Role};
-use super::onnx::{self, f32_tensor};
+use crate::onnx::{self, f32_tensor};
 use super::{quant_params, Options, Progress};
 use crate::error::{Error, Result};
 use crate::quant::{dequantize, quantize};

@@ -226,7 +226,7 @@ fn unquantized_and_fixed_width_options_round_trip() {
 
 /// Per-channel int8 weights behind DequantizeLinear, and activations through uint8 QDQ pairs.
 fn qdq_model() -> (Vec<u8>, Vec<i8>, Vec<f32>) {
-    use super::onnx::f32_tensor;
+    use crate::onnx::f32_tensor;
     let codes: Vec<i8> = (0..4 * 3 * 9).map(|i| ((i * 29) % 255) as i8).collect();
     let scales = vec![0.01f32, 0.02, 0.03, 0.04];
     let int8 = |name: &str, dims: &[i64], v: &[i8]| pb::TensorProto {

@@ -1,0 +1,351 @@
+//! One compressed layer and its forward pass on f32 tensors: quantize the input to centered
+//! int8 codes, run the integer kernels on the packed weights, dequantize with the bias and a
+//! fused activation. Independent of tract, so it is tested on its own.
+
+use crate::error::{Error, Result};
+use crate::kernels::{self, Activation, ConvGeometry, DepthwiseWeights, GemmWeights};
+
+fn invalid(msg: String) -> Error {
+    Error::InvalidArgument(msg)
+}
+
+/// Padding of a convolution as ONNX describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Padding {
+    /// `[top, left, bottom, right]`.
+    Explicit([usize; 4]),
+    /// `auto_pad = SAME_UPPER` (extra padding at the end) or `SAME_LOWER`.
+    Same { upper: bool },
+    Valid,
+}
+
+/// Hyper-parameters of a 2-D convolution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConvSpec {
+    pub kernel: [usize; 2],
+    pub strides: [usize; 2],
+    pub dilations: [usize; 2],
+    pub padding: Padding,
+    pub group: usize,
+}
+
+impl ConvSpec {
+    /// Output size and leading padding along one axis.
+    fn axis(&self, size: usize, a: usize) -> Result<(usize, usize)> {
+        let (k, s, d) = (self.kernel[a], self.strides[a], self.dilations[a]);
+        let field = (k - 1) * d + 1;
+        match &self.padding {
+            Padding::Explicit(p) => {
+                let padded = size + p[a] + p[a + 2];
+                if padded < field {
+                    return Err(invalid(format!("input size {size} is smaller than the kernel's {field}")));
+                }
+                Ok(((padded - field) / s + 1, p[a]))
+            }
+            Padding::Valid => {
+                if size < field {
+                    return Err(invalid(format!("input size {size} is smaller than the kernel's {field}")));
+                }
+                Ok(((size - field) / s + 1, 0))
+            }
+            Padding::Same { upper } => {
+                let out = size.div_ceil(s);
+                let total = ((out.max(1) - 1) * s + field).saturating_sub(size);
+                Ok((out, if *upper { total / 2 } else { total.div_ceil(2) }))
+            }
+        }
+    }
+
+    /// Geometry of one group on an `channels_per_group × h × w` input.
+    pub fn geometry(&self, channels_per_group: usize, h: usize, w: usize) -> Result<ConvGeometry> {
+        let (out_h, pad_top) = self.axis(h, 0)?;
+        let (out_w, pad_left) = self.axis(w, 1)?;
+        let g = ConvGeometry {
+            channels: channels_per_group,
+            h,
+            w,
+            kh: self.kernel[0],
+            kw: self.kernel[1],
+            stride_h: self.strides[0],
+            stride_w: self.strides[1],
+            dilation_h: self.dilations[0],
+            dilation_w: self.dilations[1],
+            pad_top,
+            pad_left,
+            out_h,
+            out_w,
+        };
+        g.validate()?;
+        Ok(g)
+    }
+}
+
+/// What the layer computes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LayerKind {
+    /// NCHW convolution; the weight is `[O, C/group, kh, kw]`.
+    Conv(ConvSpec),
+    /// `Y = alpha · A · Wᵀ + beta · C` on a 2-D `A` (`[K, M]` when `trans_a`).
+    Gemm { trans_a: bool, alpha: f32, beta: f32 },
+    /// `Y = X · Wᵀ` on `[..., M, K]`.
+    MatMul,
+}
+
+/// Packed weights of a layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LayerWeights {
+    /// One GEMM per group (convolutions with `group > 1` that are not depthwise have several).
+    Gemm(Vec<GemmWeights>),
+    /// Depthwise convolution (one input channel per group, one output channel per group).
+    Depthwise(DepthwiseWeights),
+}
+
+/// A compressed layer ready to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlimLayer {
+    /// Name of the TENS tensor holding the weights.
+    pub weight: String,
+    pub kind: LayerKind,
+    pub weights: LayerWeights,
+    pub out_channels: usize,
+    /// Inputs per output channel: `C/group` for convolutions, `K` for Gemm/MatMul.
+    pub in_channels: usize,
+    /// Weight scale of every output channel.
+    pub w_scales: Vec<f32>,
+    /// Static activation quantizer `(scale, zero point)`; `None` quantizes each input with its
+    /// own min/max (dynamic quantization).
+    pub input_quant: Option<(f32, i32)>,
+    pub act: Activation,
+    /// Element count and nonzeros of the original weight tensor.
+    pub weight_elements: usize,
+    pub weight_nonzeros: usize,
+}
+
+/// Scale and zero point of a dynamic quantizer covering `x` (and 0).
+pub fn dynamic_quant(x: &[f32]) -> (f32, i32) {
+    let (lo, hi) = x
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold((0.0f32, 0.0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let scale = (hi - lo) / 255.0;
+    if !(scale.is_finite() && scale >= f32::MIN_POSITIVE) {
+        return (1.0, 0);
+    }
+    let zp = (-128.0 - lo / scale).round().clamp(-128.0, 127.0) as i32;
+    (scale, zp)
+}
+
+impl SlimLayer {
+    /// Bytes the packed weights hold.
+    pub fn heap_bytes(&self) -> usize {
+        let w = match &self.weights {
+            LayerWeights::Gemm(g) => g.iter().map(GemmWeights::heap_bytes).sum(),
+            LayerWeights::Depthwise(d) => d.heap_bytes(),
+        };
+        w + self.w_scales.len() * 4
+    }
+
+    /// Does any group run the sparse kernel?
+    pub fn is_sparse(&self) -> bool {
+        matches!(&self.weights, LayerWeights::Gemm(g) if g.iter().any(GemmWeights::is_sparse))
+    }
+
+    /// Output shape for an input shape.
+    pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        match &self.kind {
+            LayerKind::Conv(spec) => {
+                let [n, c, h, w] = input else {
+                    return Err(invalid(format!("SlimConv expects an NCHW input, got shape {input:?}")));
+                };
+                if *c != self.in_channels * spec.group {
+                    return Err(invalid(format!(
+                        "SlimConv {}: input has {c} channels, the weights expect {}",
+                        self.weight,
+                        self.in_channels * spec.group
+                    )));
+                }
+                let g = spec.geometry(self.in_channels, *h, *w)?;
+                Ok(vec![*n, self.out_channels, g.out_h, g.out_w])
+            }
+            LayerKind::Gemm { trans_a, .. } => {
+                let [a, b] = input else {
+                    return Err(invalid(format!("SlimGemm expects a 2-D input, got shape {input:?}")));
+                };
+                let (m, k) = if *trans_a { (*b, *a) } else { (*a, *b) };
+                self.check_k(k)?;
+                Ok(vec![m, self.out_channels])
+            }
+            LayerKind::MatMul => {
+                let Some((&k, _)) = input.split_last() else {
+                    return Err(invalid("SlimMatMul expects an input of rank ≥ 1".into()));
+                };
+                self.check_k(k)?;
+                let mut out = input.to_vec();
+                if let Some(last) = out.last_mut() {
+                    *last = self.out_channels;
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    fn check_k(&self, k: usize) -> Result<()> {
+        if k != self.in_channels {
+            return Err(invalid(format!(
+                "{}: input has {k} features, the weights expect {}",
+                self.weight, self.in_channels
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs the layer on `x` of shape `shape`; `bias` has one value per output channel (or
+    /// one in total, or for Gemm `M × N` values). Returns the output and its shape.
+    pub fn forward(&self, x: &[f32], shape: &[usize], bias: Option<&[f32]>) -> Result<(Vec<f32>, Vec<usize>)> {
+        let out_shape = self.output_shape(shape)?;
+        let in_len = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        if in_len != Some(x.len()) {
+            return Err(invalid(format!("{}: {} input values for shape {shape:?}", self.weight, x.len())));
+        }
+        let out_len = out_shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| invalid(format!("output shape {out_shape:?} overflows")))?;
+        let (scale, zp) = self.input_quant.unwrap_or_else(|| dynamic_quant(x));
+        let mut xq = vec![0i16; x.len()];
+        kernels::quantize(x, 1.0 / scale, zp, &mut xq)?;
+        let scales: Vec<f32> = self.w_scales.iter().map(|&s| s * scale).collect();
+        let mut out = vec![0f32; out_len];
+        match &self.kind {
+            LayerKind::Conv(spec) => {
+                let bias = self.channel_bias(bias, 1.0)?;
+                self.conv(spec, &xq, shape, &scales, bias.as_deref(), &mut out)?;
+            }
+            LayerKind::Gemm { trans_a, alpha, beta } => {
+                let (m, k) = if *trans_a { (shape[1], shape[0]) } else { (shape[0], shape[1]) };
+                // The kernels want the input as K × M; a transposed A already is.
+                let xt = if *trans_a { xq } else { transpose(&xq, m, k) };
+                let scales: Vec<f32> = scales.iter().map(|s| s * alpha).collect();
+                let full = bias.filter(|b| b.len() == m * self.out_channels && m > 1);
+                let per_channel = if full.is_some() { None } else { self.channel_bias(bias, *beta)? };
+                self.gemm_rows(&xt, m, &scales, per_channel.as_deref(), &mut out)?;
+                if let Some(c) = full {
+                    for (o, &cv) in out.iter_mut().zip(c) {
+                        *o += beta * cv;
+                    }
+                }
+            }
+            LayerKind::MatMul => {
+                let k = self.in_channels;
+                let m = x.len() / k.max(1);
+                let xt = transpose(&xq, m, k);
+                self.gemm_rows(&xt, m, &scales, None, &mut out)?;
+            }
+        }
+        Ok((out, out_shape))
+    }
+
+    /// Bias as one value per output channel, scaled by `beta` (broadcasting a single value).
+    fn channel_bias(&self, bias: Option<&[f32]>, beta: f32) -> Result<Option<Vec<f32>>> {
+        match bias {
+            None => Ok(None),
+            Some(b) if b.len() == self.out_channels => Ok(Some(b.iter().map(|v| v * beta).collect())),
+            Some([v]) => Ok(Some(vec![v * beta; self.out_channels])),
+            Some(b) => Err(invalid(format!(
+                "{}: bias of {} values for {} output channels",
+                self.weight,
+                b.len(),
+                self.out_channels
+            ))),
+        }
+    }
+
+    /// `out (M × N) = xt (K × M)ᵀ · Wᵀ`, dequantized.
+    fn gemm_rows(&self, xt: &[i16], m: usize, scales: &[f32], bias: Option<&[f32]>, out: &mut [f32]) -> Result<()> {
+        let LayerWeights::Gemm(groups) = &self.weights else {
+            return Err(invalid(format!("{}: depthwise weights on a matrix product", self.weight)));
+        };
+        let [w] = groups.as_slice() else {
+            return Err(invalid(format!("{}: grouped weights on a matrix product", self.weight)));
+        };
+        let n = self.out_channels;
+        let mut acc = vec![0i32; n * m];
+        kernels::gemm(w, xt, m, &mut acc)?;
+        if m == 1 {
+            return kernels::dequantize(&acc, 1, scales, bias, self.act, out);
+        }
+        let mut tmp = vec![0f32; n * m];
+        kernels::dequantize(&acc, m, scales, bias, self.act, &mut tmp)?;
+        for (j, row) in out.chunks_exact_mut(n).enumerate() {
+            for (o, v) in row.iter_mut().enumerate() {
+                *v = tmp[o * m + j];
+            }
+        }
+        Ok(())
+    }
+
+    fn conv(
+        &self,
+        spec: &ConvSpec,
+        xq: &[i16],
+        shape: &[usize],
+        scales: &[f32],
+        bias: Option<&[f32]>,
+        out: &mut [f32],
+    ) -> Result<()> {
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3]);
+        let cg = self.in_channels;
+        let geom = spec.geometry(cg, h, w)?;
+        let p = geom.pixels();
+        let o = self.out_channels;
+        let mut acc = vec![0i32; o * p];
+        let mut cols = Vec::new();
+        for b in 0..n {
+            let img = &xq[b * c * h * w..(b + 1) * c * h * w];
+            match &self.weights {
+                LayerWeights::Depthwise(dw) => {
+                    let g = ConvGeometry { channels: c, ..geom };
+                    kernels::depthwise(dw, img, &g, &mut acc)?;
+                }
+                LayerWeights::Gemm(groups) => {
+                    let og = o / groups.len().max(1);
+                    let pointwise = geom.kh == 1
+                        && geom.kw == 1
+                        && geom.stride_h == 1
+                        && geom.stride_w == 1
+                        && geom.pad_top == 0
+                        && geom.pad_left == 0
+                        && geom.out_h == h
+                        && geom.out_w == w;
+                    for (gi, wg) in groups.iter().enumerate() {
+                        let xg = &img[gi * cg * h * w..(gi + 1) * cg * h * w];
+                        let src = if pointwise {
+                            xg
+                        } else {
+                            cols.resize(geom.patch_len() * p, 0);
+                            kernels::im2col(xg, &geom, &mut cols)?;
+                            &cols[..]
+                        };
+                        kernels::gemm(wg, src, p, &mut acc[gi * og * p..(gi + 1) * og * p])?;
+                    }
+                }
+            }
+            kernels::dequantize(&acc, p, scales, bias, self.act, &mut out[b * o * p..(b + 1) * o * p])?;
+        }
+        Ok(())
+    }
+}
+
+/// Row-major `rows × cols` → `cols × rows`.
+fn transpose(x: &[i16], rows: usize, cols: usize) -> Vec<i16> {
+    if rows == 1 || cols == 1 {
+        return x.to_vec();
+    }
+    let mut t = vec![0i16; x.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = x[r * cols + c];
+        }
+    }
+    t
+}

@@ -1,0 +1,331 @@
+//! The engine: a `.slim` model loaded into tract with its compressed layers as custom ops,
+//! or a plain ONNX model run by tract in f32 (the "original" side of every comparison).
+//!
+//! Loading a `.slim`: the container reader checks and Huffman-decodes every tensor into int8
+//! (never f32), the Slim layers' weights are packed for the kernels (sparse rows or dense
+//! int8, see [`crate::kernels`]), f32 tensors go back into their graph initializers, the
+//! activation after each Slim layer is folded into it, and tract parses the graph with our
+//! op builders registered. A plan (typed, optimised graph) is built per input shape and
+//! cached, so models with dynamic dimensions (OCR) work; fixed-shape models get theirs at
+//! load time.
+//!
+//! Everything here runs the same natively and in wasm.
+
+pub mod graph;
+pub mod layer;
+pub mod ops;
+
+use crate::error::{Error, Result};
+use crate::format::{self, Limits, TensorData};
+use layer::SlimLayer;
+use prost::Message;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tract_onnx::pb;
+use tract_onnx::prelude::*;
+
+/// How many per-shape plans a model keeps.
+const PLAN_CACHE: usize = 4;
+
+fn tract_err(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Model(format!("{what}: {e:#}"))
+}
+
+/// A tensor of f32 values, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct F32Tensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+impl F32Tensor {
+    pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Result<F32Tensor> {
+        let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        if n != Some(data.len()) {
+            return Err(Error::InvalidArgument(format!(
+                "{} values do not fill shape {shape:?}",
+                data.len()
+            )));
+        }
+        Ok(F32Tensor { shape, data })
+    }
+}
+
+/// What kind of file a model came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// A `.slim` file: compressed layers run by the integer kernels.
+    Slim,
+    /// A plain ONNX file run by tract in f32.
+    Onnx,
+}
+
+/// One graph input or output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Port {
+    pub name: String,
+    /// Dimensions as written in the model (`"N"` for symbolic ones).
+    pub shape: Vec<String>,
+}
+
+/// Sizes and structure of a loaded model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelInfo {
+    pub kind: ModelKind,
+    /// Bytes of the file the model was loaded from.
+    pub file_bytes: usize,
+    /// Bytes of the original ONNX model, when the `.slim` META records it.
+    pub original_bytes: Option<u64>,
+    pub inputs: Vec<Port>,
+    pub outputs: Vec<Port>,
+    /// Layers run by the integer kernels, and how many of them use the sparse kernel.
+    pub slim_layers: usize,
+    pub sparse_layers: usize,
+    /// Weights of the Slim layers: total elements and nonzeros.
+    pub slim_weights: usize,
+    pub slim_nonzeros: usize,
+    /// `1 − nonzeros / weights` over the Slim layers.
+    pub sparsity: f64,
+    /// Bytes held by the packed int8 weights of the Slim layers.
+    pub packed_weight_bytes: usize,
+    /// Bytes held by f32 constants (biases, layers kept in f32, the whole model for ONNX).
+    pub f32_constant_bytes: usize,
+    /// Activations folded into Slim layers at load.
+    pub fused_activations: usize,
+}
+
+/// A model ready to run.
+pub struct Model {
+    base: InferenceModel,
+    info: ModelInfo,
+    plans: Vec<(Vec<Vec<usize>>, Arc<TypedRunnableModel>)>,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model").field("info", &self.info).finish_non_exhaustive()
+    }
+}
+
+/// The tract-onnx framework with the Slim op builders registered.
+fn framework() -> tract_onnx::Onnx {
+    let mut onnx = tract_onnx::onnx();
+    ops::register(&mut onnx);
+    onnx
+}
+
+fn ports(names: impl Iterator<Item = (String, Vec<String>)>) -> Vec<Port> {
+    names.map(|(name, shape)| Port { name, shape }).collect()
+}
+
+fn value_info_ports(v: &[pb::ValueInfoProto]) -> Vec<(String, Vec<String>)> {
+    v.iter()
+        .map(|vi| {
+            let dims = match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+                Some(pb::type_proto::Value::TensorType(t)) => t
+                    .shape
+                    .as_ref()
+                    .map(|s| {
+                        s.dim
+                            .iter()
+                            .map(|d| match &d.value {
+                                Some(pb::tensor_shape_proto::dimension::Value::DimValue(v)) => v.to_string(),
+                                Some(pb::tensor_shape_proto::dimension::Value::DimParam(p)) => p.clone(),
+                                None => "?".into(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            };
+            (vi.name.clone(), dims)
+        })
+        .collect()
+}
+
+fn f32_initializer_bytes(g: &pb::GraphProto) -> usize {
+    g.initializer
+        .iter()
+        .filter(|t| t.data_type == pb::tensor_proto::DataType::Float as i32)
+        .map(|t| if t.raw_data.is_empty() { t.float_data.len() * 4 } else { t.raw_data.len() })
+        .sum()
+}
+
+impl Model {
+    /// Loads a `.slim` file or a plain ONNX model (told apart by the `.slim` magic).
+    pub fn load(bytes: &[u8]) -> Result<Model> {
+        if bytes.starts_with(&format::MAGIC) {
+            Self::load_slim(bytes, &Limits::default())
+        } else {
+            Self::load_onnx(bytes)
+        }
+    }
+
+    /// Loads a `.slim` file with explicit reader limits.
+    pub fn load_slim(bytes: &[u8], limits: &Limits) -> Result<Model> {
+        let file = format::read(bytes, limits)?;
+        let graph_bytes = file.graph.as_ref().ok_or_else(|| {
+            Error::Model("this .slim file has no GRPH section (a tensor archive, not a runnable model)".into())
+        })?;
+        let mut proto = crate::onnx::decode_model(graph_bytes)
+            .map_err(|e| Error::Model(format!("the GRPH section is not a valid ONNX graph: {e}")))?;
+        let original_bytes = file.meta.get("original").and_then(|o| o.get("bytes")).and_then(|b| b.as_u64());
+        let mut tensors: HashMap<String, format::Tensor> =
+            file.tensors.into_iter().map(|t| (t.name.clone(), t)).collect();
+        let g = proto.graph.as_mut().ok_or_else(|| Error::Model("GRPH holds no graph".into()))?;
+        graph::resolve_external(g, &mut tensors)?;
+        let fused = graph::fuse_activations(g);
+        let f32_bytes = f32_initializer_bytes(g);
+        let inputs = value_info_ports(&inputs_without_initializers(g));
+        let outputs = value_info_ports(&g.output);
+        // Only int8 tensors are left for the builders; any f32 one left over is unreferenced.
+        tensors.retain(|_, t| !matches!(t.data, TensorData::F32(_)));
+        let stash = ops::TensorStash::install(tensors);
+        let base = framework().model_for_proto_model(&proto).map_err(|e| tract_err("parsing the graph", e))?;
+        let layers = stash.layers();
+        drop(stash);
+        drop(proto);
+        let info = Self::slim_info(bytes.len(), original_bytes, &layers, f32_bytes, fused, inputs, outputs);
+        Self::finish(base, info)
+    }
+
+    /// Loads a plain ONNX model, run by tract in f32.
+    pub fn load_onnx(bytes: &[u8]) -> Result<Model> {
+        let proto = crate::onnx::decode_model(bytes)?;
+        let g = proto.graph.as_ref().ok_or_else(|| Error::Model("ONNX model without a graph".into()))?;
+        let info = ModelInfo {
+            kind: ModelKind::Onnx,
+            file_bytes: bytes.len(),
+            original_bytes: Some(bytes.len() as u64),
+            inputs: ports(value_info_ports(&inputs_without_initializers(g)).into_iter()),
+            outputs: ports(value_info_ports(&g.output).into_iter()),
+            slim_layers: 0,
+            sparse_layers: 0,
+            slim_weights: 0,
+            slim_nonzeros: 0,
+            sparsity: 0.0,
+            packed_weight_bytes: 0,
+            f32_constant_bytes: f32_initializer_bytes(g),
+            fused_activations: 0,
+        };
+        let base = framework().model_for_proto_model(&proto).map_err(|e| tract_err("parsing the ONNX model", e))?;
+        drop(proto);
+        Self::finish(base, info)
+    }
+
+    fn slim_info(
+        file_bytes: usize,
+        original_bytes: Option<u64>,
+        layers: &[Arc<SlimLayer>],
+        f32_constant_bytes: usize,
+        fused_activations: usize,
+        inputs: Vec<(String, Vec<String>)>,
+        outputs: Vec<(String, Vec<String>)>,
+    ) -> ModelInfo {
+        let slim_weights: usize = layers.iter().map(|l| l.weight_elements).sum();
+        let slim_nonzeros: usize = layers.iter().map(|l| l.weight_nonzeros).sum();
+        ModelInfo {
+            kind: ModelKind::Slim,
+            file_bytes,
+            original_bytes,
+            inputs: ports(inputs.into_iter()),
+            outputs: ports(outputs.into_iter()),
+            slim_layers: layers.len(),
+            sparse_layers: layers.iter().filter(|l| l.is_sparse()).count(),
+            slim_weights,
+            slim_nonzeros,
+            sparsity: if slim_weights == 0 { 0.0 } else { 1.0 - slim_nonzeros as f64 / slim_weights as f64 },
+            packed_weight_bytes: layers.iter().map(|l| l.heap_bytes()).sum(),
+            f32_constant_bytes,
+            fused_activations,
+        }
+    }
+
+    fn finish(base: InferenceModel, info: ModelInfo) -> Result<Model> {
+        let mut model = Model { base, info, plans: Vec::new() };
+        // A model whose inputs are all fixed gets its plan now, so load errors surface here
+        // and the first run is not slower than the others.
+        if let Some(shapes) = model.fixed_input_shapes() {
+            model.plan(&shapes)?;
+        }
+        Ok(model)
+    }
+
+    /// The inputs' shapes when the model fixes all of them.
+    pub fn fixed_input_shapes(&self) -> Option<Vec<Vec<usize>>> {
+        let n = self.base.input_outlets().ok()?.len();
+        (0..n)
+            .map(|i| {
+                let fact = self.base.input_fact(i).ok()?;
+                fact.shape.as_concrete_finite().ok()?.map(|s| s.to_vec())
+            })
+            .collect()
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// The optimised plan for these input shapes (built and cached on first use).
+    fn plan(&mut self, shapes: &[Vec<usize>]) -> Result<Arc<TypedRunnableModel>> {
+        if let Some(pos) = self.plans.iter().position(|(s, _)| s == shapes) {
+            return Ok(self.plans[pos].1.clone());
+        }
+        let inputs = self.base.input_outlets().map_err(|e| tract_err("model inputs", e))?.len();
+        if inputs != shapes.len() {
+            return Err(Error::InvalidArgument(format!("the model takes {inputs} inputs, {} given", shapes.len())));
+        }
+        let mut m = self.base.clone();
+        for (i, s) in shapes.iter().enumerate() {
+            m = m
+                .with_input_fact(i, f32::fact(s).into())
+                .map_err(|e| tract_err(&format!("input {i} with shape {s:?}"), e))?;
+        }
+        let plan = m
+            .into_optimized()
+            .and_then(|m| m.into_runnable())
+            .map_err(|e| tract_err(&format!("preparing the model for input shapes {shapes:?}"), e))?;
+        if self.plans.len() >= PLAN_CACHE {
+            self.plans.remove(0);
+        }
+        self.plans.push((shapes.to_vec(), plan.clone()));
+        Ok(plan)
+    }
+
+    /// Runs the model on f32 inputs, returning every output as f32.
+    pub fn run(&mut self, inputs: Vec<F32Tensor>) -> Result<Vec<F32Tensor>> {
+        let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
+        let plan = self.plan(&shapes)?;
+        let values = inputs
+            .into_iter()
+            .map(|t| {
+                tract_ndarray::ArrayD::from_shape_vec(t.shape, t.data)
+                    .map(|a| a.into_tvalue())
+                    .map_err(|e| Error::InvalidArgument(format!("input: {e}")))
+            })
+            .collect::<Result<TVec<_>>>()?;
+        let outs = plan.run(values).map_err(|e| tract_err("running the model", e))?;
+        outs.iter()
+            .map(|o| {
+                let o = o.cast_to::<f32>().map_err(|e| tract_err("output", e))?;
+                let view = o.to_plain_array_view::<f32>().map_err(|e| tract_err("output", e))?;
+                Ok(F32Tensor { shape: view.shape().to_vec(), data: view.iter().copied().collect() })
+            })
+            .collect()
+    }
+}
+
+fn inputs_without_initializers(g: &pb::GraphProto) -> Vec<pb::ValueInfoProto> {
+    let inits: std::collections::HashSet<&str> = g.initializer.iter().map(|t| t.name.as_str()).collect();
+    g.input.iter().filter(|i| !inits.contains(i.name.as_str())).cloned().collect()
+}
+
+/// Serialises an ONNX model (used by tests building graphs in code).
+pub fn encode_onnx(model: &pb::ModelProto) -> Vec<u8> {
+    model.encode_to_vec()
+}
+
+#[cfg(test)]
+mod tests;

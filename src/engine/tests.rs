@@ -1,0 +1,278 @@
+use super::layer::{ConvSpec, LayerKind, LayerWeights, Padding, SlimLayer};
+use super::*;
+use crate::kernels::{Activation, DepthwiseWeights, GemmWeights};
+use crate::synth::SplitMix64;
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+fn random_i8(r: &mut SplitMix64, n: usize, density: f64) -> Vec<i8> {
+    (0..n)
+        .map(|_| if r.next_open01() < density { (r.next_signed() * 127.0).round() as i8 } else { 0 })
+        .collect()
+}
+
+/// Naive f32 convolution of the dequantized weights on the quantized-then-dequantized input:
+/// what the integer path must reproduce up to f32 rounding.
+#[allow(clippy::too_many_arguments)]
+fn naive_conv(
+    x: &[f32],
+    shape: [usize; 4],
+    w: &[f32],
+    o: usize,
+    spec: &ConvSpec,
+    bias: &[f32],
+    oh: usize,
+    ow: usize,
+) -> Vec<f32> {
+    let [n, c, h, wd] = shape;
+    let cg = c / spec.group;
+    let og = o / spec.group;
+    let (kh, kw) = (spec.kernel[0], spec.kernel[1]);
+    let Padding::Explicit(p) = spec.padding else { panic!("explicit padding only") };
+    let mut out = vec![0f32; n * o * oh * ow];
+    for b in 0..n {
+        for oc in 0..o {
+            let g = oc / og;
+            for y in 0..oh {
+                for xx in 0..ow {
+                    let mut acc = f64::from(bias[oc]);
+                    for ci in 0..cg {
+                        for ty in 0..kh {
+                            for tx in 0..kw {
+                                let iy = (y * spec.strides[0] + ty * spec.dilations[0]) as isize - p[0] as isize;
+                                let ix = (xx * spec.strides[1] + tx * spec.dilations[1]) as isize - p[1] as isize;
+                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
+                                    continue;
+                                }
+                                let xv = x[((b * c + g * cg + ci) * h + iy as usize) * wd + ix as usize];
+                                let wv = w[((oc * cg + ci) * kh + ty) * kw + tx];
+                                acc += f64::from(xv) * f64::from(wv);
+                            }
+                        }
+                    }
+                    out[((b * o + oc) * oh + y) * ow + xx] = acc as f32;
+                }
+            }
+        }
+    }
+    out
+}
+
+fn conv_case(group: usize, c: usize, o: usize, k: usize, stride: usize, dil: usize, pads: [usize; 4], density: f64) {
+    let mut r = SplitMix64::new((group * 1000 + c * 100 + o * 10 + k) as u64);
+    let cg = c / group;
+    let q = random_i8(&mut r, o * cg * k * k, density);
+    let w_scales: Vec<f32> = (0..o).map(|i| 0.01 + 0.001 * i as f32).collect();
+    let spec = ConvSpec { kernel: [k, k], strides: [stride; 2], dilations: [dil; 2], padding: Padding::Explicit(pads), group };
+    let weights = if group > 1 && cg == 1 && o == group {
+        LayerWeights::Depthwise(DepthwiseWeights::from_i8(&q, o, k, k, &[]).unwrap())
+    } else {
+        let og = o / group;
+        let kk = cg * k * k;
+        LayerWeights::Gemm(
+            (0..group).map(|g| GemmWeights::from_dense_i8(&q[g * og * kk..(g + 1) * og * kk], og, kk, &[]).unwrap()).collect(),
+        )
+    };
+    let (in_scale, zp) = (0.05f32, -7);
+    let layer = SlimLayer {
+        weight: "w".into(),
+        kind: LayerKind::Conv(spec.clone()),
+        weights,
+        out_channels: o,
+        in_channels: cg,
+        w_scales: w_scales.clone(),
+        input_quant: Some((in_scale, zp)),
+        act: Activation::None,
+        weight_elements: q.len(),
+        weight_nonzeros: q.iter().filter(|&&v| v != 0).count(),
+    };
+    let shape = [2, c, 9, 11];
+    let x: Vec<f32> = (0..shape.iter().product::<usize>()).map(|_| r.next_signed() * 4.0).collect();
+    let bias: Vec<f32> = (0..o).map(|_| r.next_signed()).collect();
+    let (y, yshape) = layer.forward(&x, &shape, Some(&bias)).unwrap();
+    // Reference: the same quantization of x, then f32 arithmetic.
+    let xq: Vec<f32> = x
+        .iter()
+        .map(|&v| ((v / in_scale).round_ties_even() as i32 + zp).clamp(-128, 127) - zp)
+        .map(|q| q as f32 * in_scale)
+        .collect();
+    let per = cg * k * k;
+    let wf: Vec<f32> = q.iter().enumerate().map(|(i, &v)| f32::from(v) * w_scales[i / per]).collect();
+    let want = naive_conv(&xq, shape, &wf, o, &spec, &bias, yshape[2], yshape[3]);
+    assert_eq!(y.len(), want.len());
+    for (i, (a, b)) in y.iter().zip(&want).enumerate() {
+        assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "case g{group} c{c} o{o} k{k}: [{i}] {a} vs {b}");
+    }
+}
+
+#[test]
+fn conv_layers_match_a_naive_convolution() {
+    for density in [1.0, 0.5, 0.1] {
+        conv_case(1, 5, 7, 3, 1, 1, [1, 1, 1, 1], density); // 3x3 "same"
+        conv_case(1, 4, 6, 3, 2, 1, [1, 0, 1, 2], density); // stride 2, asymmetric pads
+        conv_case(1, 6, 3, 1, 1, 1, [0, 0, 0, 0], density); // pointwise
+        conv_case(1, 3, 4, 1, 2, 1, [0, 0, 0, 0], density); // strided 1x1 (im2col path)
+        conv_case(1, 3, 4, 3, 1, 2, [2, 2, 2, 2], density); // dilated
+        conv_case(2, 6, 4, 3, 1, 1, [1, 1, 1, 1], density); // grouped
+        conv_case(8, 8, 8, 3, 1, 1, [1, 1, 1, 1], density); // depthwise 3x3
+        conv_case(8, 8, 8, 3, 2, 1, [1, 1, 1, 1], density); // depthwise stride 2
+        conv_case(6, 6, 6, 5, 1, 1, [2, 2, 2, 2], density); // depthwise 5x5
+    }
+}
+
+#[test]
+fn gemm_and_matmul_layers_match_f32() {
+    let mut r = SplitMix64::new(5);
+    let (m, k, n) = (3, 10, 4);
+    let q = random_i8(&mut r, n * k, 0.7);
+    let w_scales = vec![0.02f32; n];
+    let x: Vec<f32> = (0..m * k).map(|_| r.next_signed()).collect();
+    let bias: Vec<f32> = (0..n).map(|_| r.next_signed()).collect();
+    let make = |kind| SlimLayer {
+        weight: "w".into(),
+        kind,
+        weights: LayerWeights::Gemm(vec![GemmWeights::from_dense_i8(&q, n, k, &[]).unwrap()]),
+        out_channels: n,
+        in_channels: k,
+        w_scales: w_scales.clone(),
+        input_quant: Some((1.0 / 127.0, 0)),
+        act: Activation::Relu,
+        weight_elements: q.len(),
+        weight_nonzeros: q.len(),
+    };
+    let xq: Vec<f32> = x.iter().map(|&v| (v * 127.0).round_ties_even().clamp(-128.0, 127.0) / 127.0).collect();
+    let want = |alpha: f32, beta: f32, with_bias: bool| -> Vec<f32> {
+        let mut out = vec![0f32; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let s: f32 = (0..k).map(|kk| xq[i * k + kk] * f32::from(q[j * k + kk]) * 0.02).sum();
+                out[i * n + j] = (alpha * s + if with_bias { beta * bias[j] } else { 0.0 }).max(0.0);
+            }
+        }
+        out
+    };
+    let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4);
+    let gemm = make(LayerKind::Gemm { trans_a: false, alpha: 0.5, beta: 2.0 });
+    let (y, s) = gemm.forward(&x, &[m, k], Some(&bias)).unwrap();
+    assert_eq!(s, vec![m, n]);
+    assert!(close(&y, &want(0.5, 2.0, true)), "{y:?}");
+    // transA: the same numbers given as K × M.
+    let xt: Vec<f32> = (0..k * m).map(|i| x[(i % m) * k + i / m]).collect();
+    let gemm_t = make(LayerKind::Gemm { trans_a: true, alpha: 1.0, beta: 1.0 });
+    let (y, _) = gemm_t.forward(&xt, &[k, m], Some(&bias)).unwrap();
+    assert!(close(&y, &want(1.0, 1.0, true)));
+    let mm = make(LayerKind::MatMul);
+    let (y, s) = mm.forward(&x, &[1, m, k], None).unwrap();
+    assert_eq!(s, vec![1, m, n]);
+    assert!(close(&y, &want(1.0, 0.0, false)));
+    // Wrong feature count: an error naming the layer.
+    let err = mm.forward(&x, &[m * k], None).unwrap_err().to_string();
+    assert!(err.contains("features"), "{err}");
+}
+
+#[test]
+fn dynamic_quantization_covers_the_range_and_zero() {
+    let (s, z) = layer::dynamic_quant(&[-1.0, 3.0, f32::NAN]);
+    assert!((s - 4.0 / 255.0).abs() < 1e-7);
+    assert_eq!(z, (-128.0f32 + 1.0 / s).round() as i32);
+    assert_eq!(layer::dynamic_quant(&[0.0; 4]), (1.0, 0));
+}
+
+#[cfg(feature = "compress")]
+mod with_compressor {
+    use super::*;
+    use crate::compress::sample::{tiny_cnn, TINY_INPUT};
+    use crate::compress::plan::PrunePlan;
+    use crate::compress::{compress, Options, Silent};
+
+    fn slim(onnx: &[u8], opts: &Options) -> Vec<u8> {
+        compress(onnx, opts, &mut Silent).unwrap().0
+    }
+
+    fn input(seed: u64) -> F32Tensor {
+        let mut r = SplitMix64::new(seed);
+        let n: usize = TINY_INPUT.iter().product();
+        F32Tensor::new(TINY_INPUT.to_vec(), (0..n).map(|_| r.next_signed() * 2.0).collect()).unwrap()
+    }
+
+    #[test]
+    fn slim_model_agrees_with_tract_f32_on_the_original() {
+        let onnx = tiny_cnn(11);
+        let mut original = Model::load(&onnx).unwrap();
+        let mut compressed = Model::load(&slim(&onnx, &Options::default())).unwrap();
+        let info = compressed.info().clone();
+        assert_eq!(info.kind, ModelKind::Slim);
+        assert_eq!(info.slim_layers, 5, "{info:?}"); // conv1, dw, pw, fc, head
+        assert_eq!(info.fused_activations, 3, "{info:?}"); // each conv's Relu (BN folded into conv1)
+        assert_eq!(original.info().kind, ModelKind::Onnx);
+        for seed in 0..8 {
+            let a = original.run(vec![input(seed)]).unwrap();
+            let b = compressed.run(vec![input(seed)]).unwrap();
+            assert_eq!(a[0].shape, vec![1, 4]);
+            assert_eq!(b[0].shape, vec![1, 4]);
+            let cos = cosine(&a[0].data, &b[0].data);
+            assert!(cos > 0.99, "seed {seed}: cosine {cos}: {:?} vs {:?}", a[0].data, b[0].data);
+        }
+    }
+
+    #[test]
+    fn pruned_model_runs_its_sparse_layers() {
+        let onnx = tiny_cnn(12);
+        let opts = Options { prune: PrunePlan::Global(0.9), ..Options::default() };
+        let mut m = Model::load(&slim(&onnx, &opts)).unwrap();
+        let info = m.info().clone();
+        assert!(info.sparsity > 0.5, "{info:?}");
+        assert!(info.sparse_layers >= 1, "{info:?}");
+        let y = m.run(vec![input(1)]).unwrap();
+        assert!(y[0].data.iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn plans_follow_the_input_shape() {
+        let mut g = crate::compress::sample::tiny_cnn_graph(13);
+        // Make H and W dynamic: the pooled classifier accepts any size.
+        g.input = vec![crate::compress::sample::value_info("input", &[1, 3, 0, 0])];
+        if let Some(pb::type_proto::Value::TensorType(t)) = g.input[0].r#type.as_mut().and_then(|t| t.value.as_mut()) {
+            for d in t.shape.as_mut().unwrap().dim.iter_mut().skip(2) {
+                d.value = Some(pb::tensor_shape_proto::dimension::Value::DimParam("S".into()));
+            }
+        }
+        let onnx = crate::compress::sample::model_bytes(g, 17);
+        let mut m = Model::load(&slim(&onnx, &Options::default())).unwrap();
+        assert!(m.fixed_input_shapes().is_none());
+        for s in [8, 16, 21] {
+            let x = F32Tensor::new(vec![1, 3, s, s], vec![0.5; 3 * s * s]).unwrap();
+            let y = m.run(vec![x]).unwrap();
+            assert_eq!(y[0].shape, vec![1, 4]);
+        }
+    }
+
+    #[test]
+    fn corrupt_or_truncated_files_are_errors() {
+        let bytes = slim(&tiny_cnn(14), &Options::default());
+        for cut in [0, 7, 31, 100, bytes.len() / 2, bytes.len() - 1] {
+            let err = Model::load(&bytes[..cut]).unwrap_err().to_string();
+            assert!(!err.is_empty());
+        }
+        let mut flipped = bytes.clone();
+        let mid = flipped.len() / 2;
+        flipped[mid] ^= 0x55;
+        let err = Model::load(&flipped).unwrap_err().to_string();
+        assert!(err.contains("CRC") || err.contains("crc") || err.contains("checksum"), "{err}");
+        let err = Model::load(b"definitely not a model").unwrap_err().to_string();
+        assert!(err.contains("ONNX"), "{err}");
+    }
+
+    #[test]
+    fn wrong_input_shape_is_an_error_not_a_panic() {
+        let mut m = Model::load(&slim(&tiny_cnn(15), &Options::default())).unwrap();
+        let x = F32Tensor::new(vec![1, 5, 16, 16], vec![0.0; 5 * 256]).unwrap();
+        let err = m.run(vec![x]).unwrap_err().to_string();
+        assert!(err.contains("channels") || err.contains("shape"), "{err}");
+    }
+}
