@@ -17,13 +17,14 @@ PORT          ?= 8080
 FUZZ_SECONDS  ?= 600
 FUZZ_TARGETS  := container_read huffman_decode huffman_roundtrip
 
-.PHONY: help run test tools wasm cli test-native test-wasm lint bench bench-huffman fuzz clean
+.PHONY: help run test tools wasm cli test-native test-wasm lint bench bench-huffman bench-engine fuzz clean
 
 help:
 	@echo "make run            build the wasm package and serve the app on http://localhost:$(PORT)"
 	@echo "make test           everything CI runs (native tests, lint, wasm build, wasm tests in Node)"
 	@echo "make wasm           build the wasm package into pkg/"
 	@echo "make bench-huffman  Huffman decode speed: native (criterion) vs wasm in Node"
+	@echo "make bench-engine   engine vs tract f32 vs onnxruntime-web (f32, int8), Node and Chromium"
 	@echo "make fuzz           run every cargo-fuzz target for FUZZ_SECONDS (default 600) each"
 
 ## Tools ------------------------------------------------------------------------------------
@@ -69,12 +70,22 @@ test-wasm: wasm
 
 ## Benchmarks and fuzzing -----------------------------------------------------------------------
 
-bench: bench-huffman
+bench: bench-huffman bench-engine
 
 bench-huffman: wasm
 	cargo bench --locked --bench huffman_decode
 	cargo build --locked --release --example huffman_decode_native
 	node benches/huffman_decode_wasm.mjs
+
+# Models and .slim files are made once by benches/engine/make_models.sh (see its header);
+# missing ones give a "missing" row. BENCH_ENGINE_ARGS: e.g. --runs 20 --models resnet50.
+bench-engine: wasm
+	@command -v chromium >/dev/null || { echo "installing chromium (Debian package)"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
+	@[ node_modules/.package-lock.json -nt package-lock.json ] || \
+		PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund
+	node benches/engine/bench.mjs --host both --chromium "$$(command -v chromium)" $(BENCH_ENGINE_ARGS)
 
 fuzz:
 	@rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
