@@ -1,6 +1,7 @@
 //! `#[wasm_bindgen]` bindings only: type conversion and `Result<_, JsError>`. Everything they
 //! call is plain Rust API, tested natively.
 
+use crate::engine::{self, F32Tensor};
 use crate::format::{self, Limits};
 use crate::huffman::{self, Decoder};
 use crate::synth::quantized_laplacian_i8;
@@ -16,6 +17,56 @@ pub fn start() {
 #[wasm_bindgen]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
+}
+
+/// Current size of the wasm linear memory in bytes. Memory only grows, so after a run this
+/// is the peak.
+#[wasm_bindgen(js_name = wasmMemoryBytes)]
+pub fn wasm_memory_bytes() -> usize {
+    core::arch::wasm32::memory_size(0) * 65536
+}
+
+/// A model ready to run: a `.slim` file (compressed layers on the int8 kernels) or a plain
+/// ONNX model (tract f32).
+#[wasm_bindgen]
+pub struct Model {
+    inner: engine::Model,
+    output_shape: Vec<u32>,
+}
+
+#[wasm_bindgen]
+impl Model {
+    /// Loads a model from its bytes. Throws an `Error` saying what is wrong with a corrupt,
+    /// truncated or unsupported file.
+    pub fn load(bytes: &[u8]) -> Result<Model, JsError> {
+        Ok(Model { inner: engine::Model::load(bytes)?, output_shape: Vec::new() })
+    }
+
+    /// Sizes and structure as JSON text (`JSON.parse` it): kind, file_bytes, original_bytes,
+    /// inputs, outputs, slim_layers, sparse_layers, sparsity, packed_weight_bytes,
+    /// f32_constant_bytes, fused_activations.
+    pub fn info(&self) -> Result<String, JsError> {
+        Ok(serde_json::to_string(self.inner.info())?)
+    }
+
+    /// Runs the model on one f32 input of the given shape and returns its first output
+    /// (its shape: `outputShape()`).
+    pub fn run(&mut self, data: Vec<f32>, shape: Vec<u32>) -> Result<Vec<f32>, JsError> {
+        let shape: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+        let mut outs = self.inner.run(vec![F32Tensor::new(shape, data)?])?;
+        if outs.is_empty() {
+            return Err(JsError::new("the model has no outputs"));
+        }
+        let first = outs.swap_remove(0);
+        self.output_shape = first.shape.iter().map(|&d| d as u32).collect();
+        Ok(first.data)
+    }
+
+    /// Shape of the output the last `run` returned.
+    #[wasm_bindgen(js_name = outputShape)]
+    pub fn output_shape(&self) -> Vec<u32> {
+        self.output_shape.clone()
+    }
 }
 
 /// Parses a `.slim` file and returns its metadata and size report as JSON text. Throws an

@@ -64,8 +64,7 @@ fn scalar(inits: &HashMap<&str, &pb::TensorProto>, name: &str) -> Option<f32> {
 pub fn fuse_activations(g: &mut pb::GraphProto) -> usize {
     let outputs: HashSet<String> = g.output.iter().map(|o| o.name.clone()).collect();
     let mut fused = 0;
-    loop {
-        let Some((slim, act, remove, new_output)) = find_fusable(g, &outputs) else { break };
+    while let Some((slim, act, remove, new_output)) = find_fusable(g, &outputs) {
         let node = &mut g.node[slim];
         node.attribute.retain(|a| !a.name.starts_with("slimscan_activation"));
         match act {

@@ -63,6 +63,7 @@ fn naive_conv(
     out
 }
 
+#[allow(clippy::too_many_arguments)]
 fn conv_case(group: usize, c: usize, o: usize, k: usize, stride: usize, dil: usize, pads: [usize; 4], density: f64) {
     let mut r = SplitMix64::new((group * 1000 + c * 100 + o * 10 + k) as u64);
     let cg = c / group;

@@ -2,10 +2,13 @@
 //!
 //! - `slimscan compress IN.onnx -o OUT.slim [--prune F | --prune-plan P] ...`: ONNX → .slim.
 //! - `slimscan inspect M.slim [--json]`: where every byte of a `.slim` file goes.
+//! - `slimscan run M.slim|M.onnx --input X.npy -o Y.npy`: one inference.
+//! - `slimscan bench M.slim|M.onnx [--shape 1,3,224,224]`: load time and median run time.
 //! - `slimscan serve [--port 8080] [--www www] [--pkg pkg]`: serves the web app locally.
 
 mod compress;
 mod inspect;
+mod run;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +38,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a model (.slim or .onnx) on .npy inputs and write its outputs as .npy.
+    Run(run::RunArgs),
+    /// Time a model natively: load, one warm-up run, then the median of --runs runs.
+    Bench(run::BenchArgs),
     /// Serve the web app (www/ at /, the wasm package at /pkg/) on localhost.
     Serve {
         #[arg(long, default_value_t = 8080)]
@@ -69,6 +76,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Compress(args) => compress::run(args),
         Command::Inspect { file, json } => inspect::run(&file, json),
+        Command::Run(args) => run::run(args),
+        Command::Bench(args) => run::bench(args),
         Command::Serve { port, bind, www, pkg, isolate } => {
             serve::run(&serve::Options { port, bind, www, pkg, isolate })
         }
