@@ -172,6 +172,7 @@ async function runChromium(cases) {
       const page = await context.newPage();
       page.on('console', (m) => log(`  [page ${m.type()}] ${m.text()}`));
       page.on('pageerror', (e) => log(`  [page error] ${e.message}`));
+      if (process.env.BENCH_DEBUG) page.on('request', (r) => log(`  [request] ${r.url()}`));
       try {
         await page.goto(`${origin}/bench/page.html`);
         await page.waitForFunction(() => window.benchReady === true, null, { timeout: 60_000 });
@@ -196,7 +197,7 @@ async function runChromium(cases) {
 // ---- report ---------------------------------------------------------------------------------
 const f1 = (v) => (v == null ? '' : v >= 100 ? v.toFixed(0) : v.toFixed(1));
 const mb = (b) => (b == null ? '' : (b / 1e6).toFixed(1));
-const mib = (b) => (b == null ? '' : (b / 1048576).toFixed(0));
+const mib = (b) => (b == null ? '' : (b / 1048576).toFixed(b < 10 * 1048576 ? 1 : 0));
 const ratio = (v) => (v == null ? '' : `${v.toFixed(2)}x`);
 
 function table(host, res) {
@@ -204,16 +205,17 @@ function table(host, res) {
   const rt = res.runtime;
   lines.push(`### ${host}: ${rt.node ? `Node ${rt.node}` : rt.browser ?? 'no browser'}, ${res.machine.cpu} (${res.machine.logical_cpus} logical CPUs), onnxruntime-web ${res.machine.onnxruntime_web} wasm 1 thread; ${res.options.runs} timed runs after ${res.options.warmup} warm-up, round-robin`);
   lines.push('');
-  lines.push('| model | engine | file MB | load ms | 1st run ms | median ms | min ms | ort f32 / ours | tract / ours | ort int8 / ours | wasm MiB load / peak | cos vs ref | status |');
+  lines.push('| model | engine | file MB | load ms | 1st run ms | median ms | min ms | ort f32 / ours | tract / ours | ort int8 / ours | wasm MiB load / peak | cos / max abs diff vs ref | status |');
   lines.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
   for (const c of res.cases) {
     for (const e of c.engines) {
       const r = e.ratios ?? {};
       const mem = e.mem_after_load != null ? `${mib(e.mem_after_load)} / ${mib(e.mem_peak)}` : '';
-      const cos = e.parity?.cosine != null ? `${e.parity.cosine.toFixed(4)} (${e.parity.vs})` : (e.parity?.note ?? '');
+      const cos = e.parity?.cosine != null ? `${e.parity.cosine.toFixed(4)} / ${e.parity.max_abs_diff.toPrecision(2)} (${e.parity.vs})` : (e.parity?.note ?? '');
       lines.push(`| ${c.name} ${c.shape.join('x')} | ${e.id} | ${mb(e.file_bytes)} | ${f1(e.load_ms)} | ${f1(e.first_run_ms)} | ${f1(e.median_ms)} | ${f1(e.min_ms)} | ${ratio(r['ort-f32/ours'])} | ${ratio(r['tract-f32/ours'])} | ${ratio(r['ort-int8/ours'])} | ${mem} | ${cos} | ${e.status.replace(/\|/g, '/').slice(0, 160)} |`);
     }
   }
+  lines.push('', 'ratios: peer median / this row\'s median (> 1: ours faster). Memory: our wasm instance (one per row), after load / after the runs (= peak). Parity on the same random-normal input.');
   if (rt.blocked_requests?.length) lines.push('', `blocked (off-machine) requests: ${rt.blocked_requests.join(', ')}`);
   return lines.join('\n');
 }

@@ -20,7 +20,7 @@ async function newOurs() {
     // A query string makes a new module record, hence a new wasm instance with its own memory.
     mod = await import(`/pkg/slimscan.js?instance=${++instances}`);
   } catch (e) {
-    return { error: `engine not built: /pkg/slimscan.js did not load (${e.message}; run make wasm)` };
+    return { error: `engine not built: /pkg/slimscan.js did not load (run make wasm): ${e.message.replace(/\?instance=\d+/, '')}` };
   }
   if (typeof mod.Model !== 'function') {
     return { error: 'engine not built: pkg/slimscan.js has no Model export (run make wasm after the engine lands)' };
