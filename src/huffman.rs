@@ -605,5 +605,5 @@ pub fn unzigzag_i8(s: u32) -> i8 {
     ((s >> 1) as i8) ^ -((s & 1) as i8)
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;

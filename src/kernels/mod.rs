@@ -20,6 +20,11 @@ pub mod scalar;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod wasm_simd;
 
+#[cfg(target_arch = "wasm32")]
+pub mod bench;
+#[cfg(test)]
+mod tests;
+
 use crate::error::{Error, Result};
 use crate::sparse::Csr;
 
@@ -49,6 +54,29 @@ pub struct SparseWeights {
     pub col: Vec<u32>,
     /// Centered value of each entry (nonzero).
     pub val: Vec<i16>,
+}
+
+impl SparseWeights {
+    /// Checks the compressed-row structure the kernels index by: `rows + 1` pointers from 0,
+    /// non-decreasing, ending at the entry count, and every column below `cols`. O(rows + nnz).
+    pub fn validate(&self) -> Result<()> {
+        let ok = self.row_ptr.len() == self.rows + 1
+            && self.row_ptr.first() == Some(&0)
+            && self.row_ptr.windows(2).all(|w| w[0] <= w[1])
+            && self.row_ptr.last().map(|&n| n as usize) == Some(self.col.len())
+            && self.col.len() == self.val.len()
+            && self.col.iter().all(|&c| (c as usize) < self.cols);
+        if ok {
+            Ok(())
+        } else {
+            Err(invalid(format!(
+                "malformed sparse weights ({}x{}, {} entries)",
+                self.rows,
+                self.cols,
+                self.val.len()
+            )))
+        }
+    }
 }
 
 /// A GEMM layer's weights in the form its kernel wants.
@@ -243,7 +271,11 @@ impl ConvGeometry {
             && self.kw >= 1
             && self.channels.checked_mul(self.h).and_then(|v| v.checked_mul(self.w)).is_some()
             && self.out_h.checked_mul(self.out_w).is_some()
-            && self.channels.checked_mul(self.kh * self.kw).and_then(|k| k.checked_mul(self.pixels())).is_some();
+            && self
+                .channels
+                .checked_mul(self.kh * self.kw)
+                .and_then(|k| k.checked_mul(self.pixels()))
+                .is_some();
         if ok {
             Ok(())
         } else {
@@ -258,7 +290,10 @@ pub enum Activation {
     None,
     Relu,
     /// `min(max(x, lo), hi)`; ReLU6 is `Clip { lo: 0, hi: 6 }`.
-    Clip { lo: f32, hi: f32 },
+    Clip {
+        lo: f32,
+        hi: f32,
+    },
     /// `x · clamp(x / 6 + 1/2, 0, 1)` (ONNX HardSwish).
     HardSwish,
 }
@@ -274,6 +309,10 @@ fn check_len(what: &str, got: usize, want: Option<usize>) -> Result<()> {
 pub fn gemm(w: &GemmWeights, x: &[i16], p: usize, out: &mut [i32]) -> Result<()> {
     check_len("gemm input", x.len(), w.cols().checked_mul(p))?;
     check_len("gemm output", out.len(), w.rows().checked_mul(p))?;
+    match w {
+        GemmWeights::Dense(d) => check_len("dense weights", d.w.len(), d.rows.checked_mul(d.cols))?,
+        GemmWeights::Sparse(s) => s.validate()?,
+    }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
         match w {
@@ -297,10 +336,14 @@ pub fn gemm(w: &GemmWeights, x: &[i16], p: usize, out: &mut [i32]) -> Result<()>
 pub fn depthwise(w: &DepthwiseWeights, x: &[i16], g: &ConvGeometry, out: &mut [i32]) -> Result<()> {
     g.validate()?;
     if g.channels != w.channels || g.kh != w.kh || g.kw != w.kw {
-        return Err(invalid(format!("depthwise weights {}x{}x{} for geometry {g:?}", w.channels, w.kh, w.kw)));
+        return Err(invalid(format!(
+            "depthwise weights {}x{}x{} for geometry {g:?}",
+            w.channels, w.kh, w.kw
+        )));
     }
     check_len("depthwise input", x.len(), Some(g.channels * g.h * g.w))?;
     check_len("depthwise output", out.len(), g.channels.checked_mul(g.pixels()))?;
+    check_len("depthwise weights", w.w.len(), g.channels.checked_mul(g.kh * g.kw))?;
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     wasm_simd::depthwise(w, x, g, out);
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]

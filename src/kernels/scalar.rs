@@ -41,7 +41,14 @@ pub fn gemm_sparse(w: &SparseWeights, x: &[i16], p: usize, out: &mut [i32]) {
 
 /// Input coordinate of output coordinate `o`, tap `t`, or None when it falls in padding.
 #[inline]
-pub(crate) fn tap(o: usize, t: usize, stride: usize, dilation: usize, pad: usize, size: usize) -> Option<usize> {
+pub(crate) fn tap(
+    o: usize,
+    t: usize,
+    stride: usize,
+    dilation: usize,
+    pad: usize,
+    size: usize,
+) -> Option<usize> {
     (o * stride + t * dilation).checked_sub(pad).filter(|&i| i < size)
 }
 
@@ -56,7 +63,9 @@ pub fn depthwise(w: &DepthwiseWeights, x: &[i16], g: &ConvGeometry, out: &mut [i
                 for ty in 0..kh {
                     let Some(iy) = tap(oy, ty, g.stride_h, g.dilation_h, g.pad_top, g.h) else { continue };
                     for tx in 0..kw {
-                        let Some(ix) = tap(ox, tx, g.stride_w, g.dilation_w, g.pad_left, g.w) else { continue };
+                        let Some(ix) = tap(ox, tx, g.stride_w, g.dilation_w, g.pad_left, g.w) else {
+                            continue;
+                        };
                         acc += i32::from(filt[ty * kw + tx]) * i32::from(img[iy * g.w + ix]);
                     }
                 }
@@ -79,7 +88,8 @@ pub fn im2col(x: &[i16], g: &ConvGeometry, out: &mut [i16]) {
                         Some(iy) => {
                             let src = &x[(c * g.h + iy) * g.w..][..g.w];
                             for (ox, d) in dst.iter_mut().enumerate() {
-                                *d = tap(ox, tx, g.stride_w, g.dilation_w, g.pad_left, g.w).map_or(0, |ix| src[ix]);
+                                *d = tap(ox, tx, g.stride_w, g.dilation_w, g.pad_left, g.w)
+                                    .map_or(0, |ix| src[ix]);
                             }
                         }
                     }

@@ -1,0 +1,756 @@
+//! One harness for every kernel. Each case runs three computations that must agree bit for
+//! bit: the dispatching function of [`super`] (wasm simd128 build: the `wasm_simd` kernels;
+//! native: the scalar ones), the scalar reference, and a naive computation written here
+//! independently of both. Shapes sit at, below, above and at multiples of every tile
+//! (4 rows × 8 pixels, 32/16/8-pixel sparse tiles, 8 k-steps, 8 output pixels, 8 codes),
+//! with densities 1, 0.5, 0.1 and 0 and extreme values.
+//!
+//! Natively: `cargo test --lib kernels`; in Node with the simd128 kernels:
+//! `make test-wasm-kernels` (wasm-bindgen-test-runner).
+
+use std::fmt::Debug;
+
+use super::*;
+use crate::synth::SplitMix64;
+
+/// Declares tests that run natively (`#[test]`) and under wasm-bindgen-test in Node.
+macro_rules! kernel_tests {
+    ($($name:ident => $body:expr;)*) => {$(
+        #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+        #[cfg_attr(not(target_arch = "wasm32"), test)]
+        fn $name() {
+            $body
+        }
+    )*};
+}
+
+/// A kernel invocation checked three ways.
+trait Case: Debug {
+    type Out: PartialEq + Debug;
+    /// Through the dispatching function (the optimised kernel where one is compiled in).
+    fn dispatch(&self) -> Vec<Self::Out>;
+    /// The scalar reference.
+    fn reference(&self) -> Vec<Self::Out>;
+    /// Written here, independently.
+    fn naive(&self) -> Vec<Self::Out>;
+}
+
+fn first_mismatch<T: PartialEq>(a: &[T], b: &[T]) -> Option<usize> {
+    if a.len() != b.len() {
+        return Some(a.len().min(b.len()));
+    }
+    a.iter().zip(b).position(|(x, y)| x != y)
+}
+
+/// Runs every case (at least one).
+fn check<C: Case>(cases: impl IntoIterator<Item = C>) {
+    let mut n = 0;
+    for case in cases {
+        let (fast, reference, naive) = (case.dispatch(), case.reference(), case.naive());
+        if let Some(i) = first_mismatch(&fast, &reference) {
+            panic!("dispatch ≠ scalar at {i}: {:?} vs {:?} for {case:?}", fast.get(i), reference.get(i));
+        }
+        if let Some(i) = first_mismatch(&reference, &naive) {
+            panic!("scalar ≠ naive at {i}: {:?} vs {:?} for {case:?}", reference.get(i), naive.get(i));
+        }
+        n += 1;
+    }
+    assert!(n > 0, "no cases");
+}
+
+/// f32 compared by bits, every NaN equal to every NaN (wasm leaves NaN payloads open).
+#[derive(Clone, Copy, Debug)]
+struct Bits(f32);
+
+impl PartialEq for Bits {
+    fn eq(&self, other: &Self) -> bool {
+        (self.0.is_nan() && other.0.is_nan()) || self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+/// Centered values in `[−255, 255]`, nonzero with probability `density`.
+fn centered(rng: &mut SplitMix64, n: usize, density: f64) -> Vec<i16> {
+    (0..n)
+        .map(|_| {
+            if rng.next_open01() < density {
+                let v = (rng.next_u64() % 510) as i16 - 255; // −255..=254
+                if v == 0 {
+                    255
+                } else {
+                    v
+                }
+            } else {
+                0
+            }
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// GEMM
+
+struct GemmCase {
+    rows: usize,
+    cols: usize,
+    p: usize,
+    /// Row-major centered weights.
+    w: Vec<i16>,
+    x: Vec<i16>,
+    weights: GemmWeights,
+}
+
+impl Debug for GemmCase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let nnz = self.w.iter().filter(|&&v| v != 0).count();
+        let kind = if self.weights.is_sparse() { "sparse" } else { "dense" };
+        write!(f, "{kind} gemm {}x{} · {}x{} ({nnz} nonzeros)", self.rows, self.cols, self.cols, self.p)
+    }
+}
+
+fn dense_of(w: &[i16], rows: usize, cols: usize) -> GemmWeights {
+    GemmWeights::Dense(DenseWeights { rows, cols, w: w.to_vec() })
+}
+
+fn sparse_of(w: &[i16], rows: usize, cols: usize) -> GemmWeights {
+    let (mut row_ptr, mut col, mut val) = (vec![0u32], Vec::new(), Vec::new());
+    for r in 0..rows {
+        for c in 0..cols {
+            if w[r * cols + c] != 0 {
+                col.push(c as u32);
+                val.push(w[r * cols + c]);
+            }
+        }
+        row_ptr.push(col.len() as u32);
+    }
+    GemmWeights::Sparse(SparseWeights { rows, cols, row_ptr, col, val })
+}
+
+impl GemmCase {
+    fn new(rows: usize, cols: usize, p: usize, w: Vec<i16>, x: Vec<i16>, sparse: bool) -> Self {
+        let weights = if sparse { sparse_of(&w, rows, cols) } else { dense_of(&w, rows, cols) };
+        GemmCase { rows, cols, p, w, x, weights }
+    }
+
+    fn random(rng: &mut SplitMix64, rows: usize, cols: usize, p: usize, density: f64, sparse: bool) -> Self {
+        let w = centered(rng, rows * cols, density);
+        let x = centered(rng, cols * p, 0.8);
+        GemmCase::new(rows, cols, p, w, x, sparse)
+    }
+}
+
+impl Case for GemmCase {
+    type Out = i32;
+
+    fn dispatch(&self) -> Vec<i32> {
+        // Garbage in the output: the kernels must overwrite all of it.
+        let mut out = vec![0x5a5a_5a5a; self.rows * self.p];
+        gemm(&self.weights, &self.x, self.p, &mut out).unwrap();
+        out
+    }
+
+    fn reference(&self) -> Vec<i32> {
+        let mut out = vec![-7; self.rows * self.p];
+        match &self.weights {
+            GemmWeights::Dense(d) => scalar::gemm_dense(d, &self.x, self.p, &mut out),
+            GemmWeights::Sparse(s) => scalar::gemm_sparse(s, &self.x, self.p, &mut out),
+        }
+        out
+    }
+
+    fn naive(&self) -> Vec<i32> {
+        let mut out = Vec::with_capacity(self.rows * self.p);
+        for r in 0..self.rows {
+            for j in 0..self.p {
+                let s: i64 = (0..self.cols)
+                    .map(|k| i64::from(self.w[r * self.cols + k]) * i64::from(self.x[k * self.p + j]))
+                    .sum();
+                out.push(i32::try_from(s).expect("test accumulates past i32"));
+            }
+        }
+        out
+    }
+}
+
+const GEMM_ROWS: [usize; 7] = [1, 3, 4, 5, 8, 9, 13];
+const GEMM_COLS: [usize; 10] = [1, 2, 3, 7, 8, 9, 16, 17, 33, 64];
+const GEMM_P: [usize; 20] = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 63, 64, 65, 97];
+
+fn gemm_shapes(sparse: bool, density: f64, seed: u64) {
+    let mut rng = SplitMix64::new(seed);
+    let mut cases = Vec::new();
+    for &rows in &GEMM_ROWS {
+        for &cols in &GEMM_COLS {
+            for &p in &GEMM_P {
+                cases.push(GemmCase::random(&mut rng, rows, cols, p, density, sparse));
+            }
+        }
+    }
+    check(cases);
+}
+
+/// All weights and activations at ±255: the largest sums the layer shapes allow, over
+/// odd and even k, in both signs and alternating.
+fn gemm_extremes(sparse: bool) {
+    let mut cases = Vec::new();
+    for &(rows, cols, p) in &[(5, 4099, 9), (4, 2048, 33), (1, 4608, 1), (3, 1001, 3), (9, 577, 40)] {
+        for pattern in 0..4 {
+            let w: Vec<i16> = (0..rows * cols)
+                .map(|i| match pattern {
+                    0 | 1 => 255,
+                    2 => -255,
+                    _ => {
+                        if i % 3 == 0 {
+                            -255
+                        } else {
+                            255
+                        }
+                    }
+                })
+                .collect();
+            let x: Vec<i16> = (0..cols * p)
+                .map(|i| match pattern {
+                    0 | 2 => -255,
+                    1 => 255,
+                    _ => {
+                        if i % 2 == 0 {
+                            -255
+                        } else {
+                            255
+                        }
+                    }
+                })
+                .collect();
+            cases.push(GemmCase::new(rows, cols, p, w, x, sparse));
+        }
+    }
+    check(cases);
+}
+
+/// Larger layers, as the engine runs them (ResNet/MobileNet-like, scaled down).
+fn gemm_layers(sparse: bool) {
+    let mut rng = SplitMix64::new(99);
+    let mut cases = Vec::new();
+    for &(rows, cols, p) in &[(64, 288, 49), (24, 144, 196), (16, 32, 200), (130, 96, 36), (10, 1280, 1)] {
+        for &d in &[1.0, 0.35, 0.1] {
+            cases.push(GemmCase::random(&mut rng, rows, cols, p, d, sparse));
+        }
+    }
+    check(cases);
+}
+
+kernel_tests! {
+    gemm_dense_density_1 => gemm_shapes(false, 1.0, 1);
+    gemm_dense_density_half => gemm_shapes(false, 0.5, 2);
+    gemm_dense_density_tenth => gemm_shapes(false, 0.1, 3);
+    gemm_dense_all_zero => gemm_shapes(false, 0.0, 4);
+    gemm_sparse_density_1 => gemm_shapes(true, 1.0, 5);
+    gemm_sparse_density_half => gemm_shapes(true, 0.5, 6);
+    gemm_sparse_density_tenth => gemm_shapes(true, 0.1, 7);
+    gemm_sparse_all_zero => gemm_shapes(true, 0.0, 8);
+    gemm_dense_extremes => gemm_extremes(false);
+    gemm_sparse_extremes => gemm_extremes(true);
+    gemm_dense_layers => gemm_layers(false);
+    gemm_sparse_layers => gemm_layers(true);
+    gemm_constructors => constructors();
+    gemm_rejects_malformed => malformed();
+}
+
+/// `from_dense_i8` (zero points, either storage) and `from_csr` give the naive product.
+fn constructors() {
+    let mut rng = SplitMix64::new(11);
+    for &density in &[1.0, 0.6, 0.3, 0.05, 0.0] {
+        let (rows, cols, p) = (7, 37, 19);
+        let zp: Vec<i32> = (0..rows).map(|r| [-128, -3, 0, 5, 127, 1, -1][r]).collect();
+        let q: Vec<i8> = (0..rows * cols)
+            .map(|i| {
+                let z = zp[i / cols] as i8;
+                if rng.next_open01() < density {
+                    (rng.next_u64() % 256) as u8 as i8
+                } else {
+                    z
+                }
+            })
+            .collect();
+        let w: Vec<i16> = q.iter().enumerate().map(|(i, &v)| (i32::from(v) - zp[i / cols]) as i16).collect();
+        let x = centered(&mut rng, cols * p, 1.0);
+        let packed = GemmWeights::from_dense_i8(&q, rows, cols, &zp).unwrap();
+        assert_eq!(packed.is_sparse(), (packed.stored() as f64) < SPARSE_MAX_DENSITY * (rows * cols) as f64);
+        let case = GemmCase { rows, cols, p, w: w.clone(), x: x.clone(), weights: packed };
+        check([case]);
+
+        // Symmetric weights through CSR.
+        let q0: Vec<i8> =
+            q.iter().enumerate().map(|(i, &v)| if v as i32 == zp[i / cols] { 0 } else { v }).collect();
+        let csr = crate::sparse::Csr::from_dense(&q0, rows, cols).unwrap();
+        let w0: Vec<i16> = q0.iter().map(|&v| i16::from(v)).collect();
+        let case = GemmCase { rows, cols, p, w: w0, x, weights: GemmWeights::from_csr(&csr).unwrap() };
+        check([case]);
+    }
+}
+
+fn malformed() {
+    let good = SparseWeights { rows: 2, cols: 3, row_ptr: vec![0, 1, 2], col: vec![0, 2], val: vec![1, -1] };
+    let x = vec![1i16; 3 * 4];
+    let mut out = vec![0i32; 2 * 4];
+    gemm(&GemmWeights::Sparse(good.clone()), &x, 4, &mut out).unwrap();
+    assert_eq!(out, [1, 1, 1, 1, -1, -1, -1, -1]);
+    let bad = [
+        SparseWeights { col: vec![0, 3], ..good.clone() },
+        SparseWeights { row_ptr: vec![0, 2, 1], ..good.clone() },
+        SparseWeights { row_ptr: vec![0, 1, 3], ..good.clone() },
+        SparseWeights { row_ptr: vec![1, 1, 2], ..good.clone() },
+        SparseWeights { row_ptr: vec![0, 2], ..good.clone() },
+        SparseWeights { val: vec![1], ..good.clone() },
+    ];
+    for s in bad {
+        assert!(gemm(&GemmWeights::Sparse(s.clone()), &x, 4, &mut out).is_err(), "{s:?}");
+    }
+    let dense = DenseWeights { rows: 2, cols: 3, w: vec![1; 5] };
+    assert!(gemm(&GemmWeights::Dense(dense), &x, 4, &mut out).is_err());
+}
+
+// ---------------------------------------------------------------------------------------
+// Depthwise convolution and im2col
+
+struct ConvCase {
+    g: ConvGeometry,
+    w: DepthwiseWeights,
+    x: Vec<i16>,
+}
+
+impl Debug for ConvCase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.g)
+    }
+}
+
+impl ConvCase {
+    /// Channels `c`, input `h × w`, kernel `kh × kw`, strides, dilations, pads (top, left,
+    /// bottom, right); `extra_w`: output columns past the natural size (windows entirely in
+    /// padding, which the geometry allows).
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        rng: &mut SplitMix64,
+        c: usize,
+        (h, w): (usize, usize),
+        (kh, kw): (usize, usize),
+        (sh, sw): (usize, usize),
+        (dh, dw): (usize, usize),
+        (pt, pl, pb, pr): (usize, usize, usize, usize),
+        extra_w: usize,
+    ) -> Option<ConvCase> {
+        let span_h = dh * (kh - 1) + 1;
+        let span_w = dw * (kw - 1) + 1;
+        if h + pt + pb < span_h || w + pl + pr < span_w {
+            return None;
+        }
+        let out_h = (h + pt + pb - span_h) / sh + 1;
+        let out_w = (w + pl + pr - span_w) / sw + 1 + extra_w;
+        let g = ConvGeometry {
+            channels: c,
+            h,
+            w,
+            kh,
+            kw,
+            stride_h: sh,
+            stride_w: sw,
+            dilation_h: dh,
+            dilation_w: dw,
+            pad_top: pt,
+            pad_left: pl,
+            out_h,
+            out_w,
+        };
+        let wq = centered(rng, c * kh * kw, 0.9);
+        let x = centered(rng, c * h * w, 0.9);
+        Some(ConvCase { g, w: DepthwiseWeights { channels: c, kh, kw, w: wq }, x })
+    }
+
+    fn naive_tap(o: usize, t: usize, s: usize, d: usize, pad: usize, size: usize) -> Option<usize> {
+        let i = (o * s + t * d) as isize - pad as isize;
+        (0..size as isize).contains(&i).then_some(i as usize)
+    }
+}
+
+impl Case for ConvCase {
+    type Out = i32;
+
+    fn dispatch(&self) -> Vec<i32> {
+        let mut out = vec![0x1234_5678; self.g.channels * self.g.pixels()];
+        depthwise(&self.w, &self.x, &self.g, &mut out).unwrap();
+        out
+    }
+
+    fn reference(&self) -> Vec<i32> {
+        let mut out = vec![0; self.g.channels * self.g.pixels()];
+        scalar::depthwise(&self.w, &self.x, &self.g, &mut out);
+        out
+    }
+
+    fn naive(&self) -> Vec<i32> {
+        let g = &self.g;
+        let mut out = Vec::new();
+        for c in 0..g.channels {
+            for oy in 0..g.out_h {
+                for ox in 0..g.out_w {
+                    let mut acc = 0i64;
+                    for ty in 0..g.kh {
+                        for tx in 0..g.kw {
+                            let iy = Self::naive_tap(oy, ty, g.stride_h, g.dilation_h, g.pad_top, g.h);
+                            let ix = Self::naive_tap(ox, tx, g.stride_w, g.dilation_w, g.pad_left, g.w);
+                            if let (Some(iy), Some(ix)) = (iy, ix) {
+                                acc += i64::from(self.w.w[(c * g.kh + ty) * g.kw + tx])
+                                    * i64::from(self.x[(c * g.h + iy) * g.w + ix]);
+                            }
+                        }
+                    }
+                    out.push(acc as i32);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// im2col through the same geometry cases (the dispatch is scalar everywhere today).
+struct Im2colCase(ConvCase);
+
+impl Debug for Im2colCase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "im2col {:?}", self.0.g)
+    }
+}
+
+impl Case for Im2colCase {
+    type Out = i16;
+
+    fn dispatch(&self) -> Vec<i16> {
+        let g = &self.0.g;
+        let mut out = vec![77; g.patch_len() * g.pixels()];
+        im2col(&self.0.x, g, &mut out).unwrap();
+        out
+    }
+
+    fn reference(&self) -> Vec<i16> {
+        let g = &self.0.g;
+        let mut out = vec![0; g.patch_len() * g.pixels()];
+        scalar::im2col(&self.0.x, g, &mut out);
+        out
+    }
+
+    fn naive(&self) -> Vec<i16> {
+        let g = &self.0.g;
+        let mut out = Vec::new();
+        for c in 0..g.channels {
+            for ty in 0..g.kh {
+                for tx in 0..g.kw {
+                    for oy in 0..g.out_h {
+                        for ox in 0..g.out_w {
+                            let iy = ConvCase::naive_tap(oy, ty, g.stride_h, g.dilation_h, g.pad_top, g.h);
+                            let ix = ConvCase::naive_tap(ox, tx, g.stride_w, g.dilation_w, g.pad_left, g.w);
+                            out.push(match (iy, ix) {
+                                (Some(iy), Some(ix)) => self.0.x[(c * g.h + iy) * g.w + ix],
+                                _ => 0,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+const CONV_SIZES: [(usize, usize); 11] =
+    [(1, 1), (2, 3), (3, 3), (5, 5), (7, 7), (8, 9), (9, 8), (14, 14), (16, 17), (17, 23), (28, 28)];
+
+/// Depthwise geometries for kernel `k`: every stride pair in {1, 2}² (and 3), padding none,
+/// same, asymmetric and wider than the kernel, plus output columns past the input.
+fn conv_cases(k: (usize, usize), dilation: (usize, usize), seed: u64) -> Vec<ConvCase> {
+    let mut rng = SplitMix64::new(seed);
+    let (ph, pw) = (k.0 / 2, k.1 / 2);
+    let mut cases = Vec::new();
+    for &size in &CONV_SIZES {
+        for &stride in &[(1, 1), (2, 2), (1, 2), (2, 1), (3, 3)] {
+            let pads = [
+                (0, 0, 0, 0),
+                (ph, pw, ph, pw),
+                (ph, pw, 0, 0),
+                (0, 0, ph, pw),
+                (ph + 1, pw + 2, ph, pw + 1),
+            ];
+            for (i, &pad) in pads.iter().enumerate() {
+                let c = 1 + (i + size.0) % 3;
+                cases.extend(ConvCase::new(
+                    &mut rng,
+                    c,
+                    size,
+                    k,
+                    stride,
+                    dilation,
+                    pad,
+                    (i == 4) as usize * 3,
+                ));
+            }
+        }
+    }
+    cases
+}
+
+/// ±255 everywhere, 5×5 (the largest fast path).
+fn depthwise_extremes() {
+    let mut cases = Vec::new();
+    let mut rng = SplitMix64::new(0);
+    for &(k, s) in &[((5, 5), (1, 1)), ((5, 5), (2, 2)), ((3, 3), (1, 1)), ((3, 3), (2, 2))] {
+        let mut case =
+            ConvCase::new(&mut rng, 2, (19, 21), k, s, (1, 1), (k.0 / 2, k.1 / 2, k.0 / 2, k.1 / 2), 0)
+                .unwrap();
+        case.w.w.iter_mut().enumerate().for_each(|(i, v)| *v = if i % 2 == 0 { 255 } else { -255 });
+        case.x.iter_mut().enumerate().for_each(|(i, v)| *v = if i % 2 == 0 { -255 } else { 255 });
+        cases.push(case);
+    }
+    check(cases);
+}
+
+kernel_tests! {
+    depthwise_3x3 => { check(conv_cases((3, 3), (1, 1), 21)); };
+    depthwise_5x5 => { check(conv_cases((5, 5), (1, 1), 22)); };
+    depthwise_other_sizes => {
+        for (i, k) in [(1, 1), (7, 7), (3, 5), (2, 2)].into_iter().enumerate() {
+            check(conv_cases(k, (1, 1), 30 + i as u64));
+        }
+        check(conv_cases((3, 3), (2, 2), 40));
+    };
+    depthwise_extreme_values => { depthwise_extremes(); };
+    im2col_matches_naive => {
+        check(conv_cases((3, 3), (1, 1), 50).into_iter().map(Im2colCase));
+        check(conv_cases((1, 1), (1, 1), 51).into_iter().map(Im2colCase));
+        check(conv_cases((3, 5), (2, 1), 52).into_iter().map(Im2colCase));
+    };
+}
+
+// ---------------------------------------------------------------------------------------
+// Quantize and dequantize
+
+#[derive(Debug)]
+struct QuantizeCase {
+    x: Vec<f32>,
+    inv_scale: f32,
+    zp: i32,
+}
+
+impl Case for QuantizeCase {
+    type Out = i16;
+
+    fn dispatch(&self) -> Vec<i16> {
+        let mut out = vec![999; self.x.len()];
+        quantize(&self.x, self.inv_scale, self.zp, &mut out).unwrap();
+        out
+    }
+
+    fn reference(&self) -> Vec<i16> {
+        let mut out = vec![0; self.x.len()];
+        scalar::quantize(&self.x, self.inv_scale, self.zp, &mut out);
+        out
+    }
+
+    fn naive(&self) -> Vec<i16> {
+        self.x
+            .iter()
+            .map(|&v| {
+                let y = v * self.inv_scale; // one f32 multiply, as specified
+                let q: i64 = if y.is_nan() {
+                    0
+                } else if y >= 1e18 {
+                    i64::MAX / 2
+                } else if y <= -1e18 {
+                    i64::MIN / 2
+                } else {
+                    let f = y.floor();
+                    let frac = y - f; // exact for |y| < 2^24; 0 above
+                    let f = f as i64;
+                    if frac > 0.5 || (frac == 0.5 && f % 2 != 0) {
+                        f + 1
+                    } else {
+                        f
+                    }
+                };
+                ((q + i64::from(self.zp)).clamp(-128, 127) - i64::from(self.zp)) as i16
+            })
+            .collect()
+    }
+}
+
+fn quantize_cases() {
+    let mut rng = SplitMix64::new(60);
+    let specials = [
+        f32::NAN,
+        -f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        1e30,
+        -1e30,
+        3e9,
+        -3e9,
+        0.5,
+        1.5,
+        2.5,
+        -0.5,
+        -1.5,
+        -2.5,
+        127.5,
+        128.5,
+        -128.5,
+        -129.5,
+        0.0,
+        -0.0,
+        f32::MIN_POSITIVE,
+        126.49999,
+        f32::MAX,
+        f32::MIN,
+    ];
+    let mut cases = Vec::new();
+    for &zp in &[-128, -3, 0, 5, 127] {
+        for &inv_scale in &[1.0f32, 0.37, 25.0, 1e-3] {
+            for &len in &[0, 1, 3, 7, 8, 9, 15, 16, 17, 33, 100] {
+                let x = (0..len)
+                    .map(|i| {
+                        if i % 3 == 0 {
+                            specials[(i / 3 + len) % specials.len()]
+                        } else {
+                            rng.next_signed() * 300.0
+                        }
+                    })
+                    .collect();
+                cases.push(QuantizeCase { x, inv_scale, zp });
+            }
+        }
+    }
+    // Every special at every lane position.
+    for shift in 0..8 {
+        let mut x = vec![1.25f32; shift];
+        x.extend_from_slice(&specials);
+        cases.push(QuantizeCase { x, inv_scale: 1.0, zp: -1 });
+    }
+    check(cases);
+}
+
+struct DequantizeCase {
+    acc: Vec<i32>,
+    p: usize,
+    scale: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    act: Activation,
+}
+
+impl Debug for DequantizeCase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "dequantize {}x{} bias {} {:?}", self.scale.len(), self.p, self.bias.is_some(), self.act)
+    }
+}
+
+impl Case for DequantizeCase {
+    type Out = Bits;
+
+    fn dispatch(&self) -> Vec<Bits> {
+        let mut out = vec![f32::NAN; self.acc.len()];
+        dequantize(&self.acc, self.p, &self.scale, self.bias.as_deref(), self.act, &mut out).unwrap();
+        out.into_iter().map(Bits).collect()
+    }
+
+    fn reference(&self) -> Vec<Bits> {
+        let mut out = vec![0.0; self.acc.len()];
+        scalar::dequantize(&self.acc, self.p, &self.scale, self.bias.as_deref(), self.act, &mut out);
+        out.into_iter().map(Bits).collect()
+    }
+
+    fn naive(&self) -> Vec<Bits> {
+        // Same operations, spelled out: f32 product, then sum, then the activation with
+        // "keep the first operand unless the comparison says otherwise" min/max.
+        self.acc
+            .iter()
+            .enumerate()
+            .map(|(i, &a)| {
+                let r = i / self.p;
+                let prod: f32 = a as f32 * self.scale[r];
+                let y = prod + self.bias.as_ref().map_or(0.0, |b| b[r]);
+                let v = match self.act {
+                    Activation::None => y,
+                    Activation::Relu => {
+                        if y < 0.0 {
+                            0.0
+                        } else {
+                            y
+                        }
+                    }
+                    Activation::Clip { lo, hi } => {
+                        let m = if y < lo { lo } else { y };
+                        if hi < m {
+                            hi
+                        } else {
+                            m
+                        }
+                    }
+                    Activation::HardSwish => {
+                        let t = y * (1.0f32 / 6.0) + 0.5;
+                        let t = if t < 0.0 { 0.0 } else { t };
+                        let t = if 1.0 < t { 1.0 } else { t };
+                        y * t
+                    }
+                };
+                Bits(v)
+            })
+            .collect()
+    }
+}
+
+fn dequantize_cases() {
+    let mut rng = SplitMix64::new(70);
+    let acts = [
+        Activation::None,
+        Activation::Relu,
+        Activation::Clip { lo: 0.0, hi: 6.0 },
+        Activation::Clip { lo: -1.5, hi: 0.25 },
+        Activation::Clip { lo: f32::NAN, hi: f32::NAN },
+        Activation::HardSwish,
+    ];
+    let special_acc = [i32::MIN, i32::MAX, 0, -1, 1, 16_777_217, -16_777_217, 3, -3];
+    let special_scale = [1.0, 0.0, -0.0, 1e-30, 1e30, f32::INFINITY, f32::NAN, 2.5e-3, -0.01];
+    let mut cases = Vec::new();
+    for (ai, &act) in acts.iter().enumerate() {
+        for &(rows, p) in
+            &[(1, 1), (3, 1), (5, 1), (9, 1), (4, 2), (3, 3), (2, 4), (3, 5), (2, 8), (3, 17), (1, 33)]
+        {
+            for with_bias in [false, true] {
+                let acc = (0..rows * p)
+                    .map(|i| {
+                        if i % 4 == 1 {
+                            special_acc[(i + ai) % special_acc.len()]
+                        } else {
+                            (rng.next_u64() % 2_000_001) as i32 - 1_000_000
+                        }
+                    })
+                    .collect();
+                let scale = (0..rows)
+                    .map(|r| {
+                        if r % 3 == 2 {
+                            special_scale[(r + ai) % 9]
+                        } else {
+                            rng.next_open01() as f32 * 1e-3
+                        }
+                    })
+                    .collect();
+                let bias = with_bias.then(|| {
+                    (0..rows).map(|r| if r == 4 { f32::NAN } else { rng.next_signed() * 3.0 }).collect()
+                });
+                cases.push(DequantizeCase { acc, p, scale, bias, act });
+            }
+        }
+    }
+    check(cases);
+}
+
+kernel_tests! {
+    quantize_matches_naive => { quantize_cases(); };
+    dequantize_every_activation => { dequantize_cases(); };
+}

@@ -1,0 +1,606 @@
+//! wasm simd128 kernels, bit-exact with [`super::scalar`] (integers) and in the same f32
+//! operation order (quantize, dequantize). Names follow docs/KERNELS.md
+//! (`<op>_<datatype>_<tile>__wasmsimd`); the public functions pick a tile by shape.
+//!
+//! Why these tiles (numbers: docs/KERNELS.md, `make bench-kernels`, Node 20 on x86-64):
+//!
+//! - Every multiply-accumulate goes through `i32x4.dot_i16x8_s` (x86: one `pmaddwd`): it
+//!   multiplies two k-steps at once into exact i32 lanes (|w·x| ≤ 255², a pair ≤ 2·255²), so
+//!   both GEMMs feed it k-pairs of activations interleaved with a splatted weight pair.
+//!   `extmul_{low,high}` would cost V8 three instructions per half (`pmullw`, `pmulhw`,
+//!   unpack) for one k-step.
+//! - Dense, p ≥ 8 (`gemm_dense_i16_4x8__wasmsimd`): X is packed once per call into 8-pixel
+//!   tiles of k-pairs (`[tile][k/2][pixel][2]`), so one k-pair is two 16-byte loads shared by
+//!   4 rows whose weight pairs are `load32_splat`s straight from the row-major weights (no
+//!   packed copy of W, no extra memory). 4×8 = 8 i32x4 accumulators + 2 X + 1 W vector fit
+//!   the 16 xmm registers V8 allocates; wider tiles spill.
+//! - Dense, p < 8 (`gemm_dense_i16_1xPk8__wasmsimd`, FC layers): dot products along k,
+//!   8 k-steps per instruction, against X transposed per call.
+//! - Sparse (`gemm_sparse_i16_1x{32,16,8}__wasmsimd`): for each row, consecutive stored
+//!   entries are taken two at a time: the two activation rows (a pixel tile of an X panel
+//!   packed per call) are interleaved with `i16x8.shuffle` (x86: `punpck{l,h}wd`) and
+//!   dotted with the value pair, which is a 4-byte load straight from the CSR values. So a
+//!   nonzero costs, per 8 pixels, one load, one shuffle, one `pmaddwd` and one add, and the
+//!   CSR arrays are used as they are. 32 pixels per tile = 8 accumulators in registers;
+//!   the tail of a row of pixels takes a 16- or 8-wide tile. p = 1 runs a plain loop.
+//! - Depthwise 3×3 and 5×5, stride 1 and 2 (`dwconv_i16_{3x3,5x5}s{1,2}_8__wasmsimd`): each
+//!   channel is copied once into zero-padded planes (for stride 2: even and odd columns
+//!   apart), so every tap of 8 output pixels is one unaligned load without bounds tests;
+//!   taps are paired for `dot_i16x8`. Other sizes, dilations and strides: scalar.
+//! - quantize / dequantize: 8 / 4 lanes per step with `f32x4.nearest` + `trunc_sat` and
+//!   `pmin`/`pmax`, exactly the scalar operations (no FMA).
+//!
+//! Callers ([`super`]'s dispatch functions) have checked every buffer length and the
+//! weights' structure (CSR pointers and columns in range), which the raw-pointer loops rely
+//! on.
+
+use core::arch::wasm32::*;
+use core::ptr;
+
+use super::{scalar, Activation, ConvGeometry, DenseWeights, DepthwiseWeights, SparseWeights};
+
+#[inline(always)]
+unsafe fn load(p: *const i16) -> v128 {
+    ptr::read_unaligned(p as *const v128)
+}
+
+#[inline(always)]
+unsafe fn store(p: *mut i32, v: v128) {
+    ptr::write_unaligned(p as *mut v128, v)
+}
+
+/// The two i16 at `p` as one i32, in every lane.
+#[inline(always)]
+unsafe fn splat_pair(p: *const i16) -> v128 {
+    u32x4_splat(ptr::read_unaligned(p as *const u32))
+}
+
+#[inline(always)]
+fn pair(a: i16, b: i16) -> v128 {
+    u32x4_splat(u32::from(a as u16) | (u32::from(b as u16) << 16))
+}
+
+/// Lanes `a0 b0 a1 b1 a2 b2 a3 b3`.
+#[inline(always)]
+fn zip_lo(a: v128, b: v128) -> v128 {
+    i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(a, b)
+}
+
+/// Lanes `a4 b4 … a7 b7`.
+#[inline(always)]
+fn zip_hi(a: v128, b: v128) -> v128 {
+    i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(a, b)
+}
+
+#[inline(always)]
+fn mac(acc: v128, x: v128, w: v128) -> v128 {
+    i32x4_add(acc, i32x4_dot_i16x8(x, w))
+}
+
+#[inline(always)]
+fn hsum(v: v128) -> i32 {
+    i32x4_extract_lane::<0>(v)
+        .wrapping_add(i32x4_extract_lane::<1>(v))
+        .wrapping_add(i32x4_extract_lane::<2>(v))
+        .wrapping_add(i32x4_extract_lane::<3>(v))
+}
+
+/// Stores `n ≤ 4·acc.len()` lanes of `acc` at `dst`.
+#[inline(always)]
+fn store_lanes(acc: &[v128], dst: &mut [i32]) {
+    let n = dst.len();
+    if n == acc.len() * 4 {
+        for (i, &a) in acc.iter().enumerate() {
+            // SAFETY: dst holds acc.len() · 4 elements.
+            unsafe { store(dst.as_mut_ptr().add(4 * i), a) };
+        }
+    } else {
+        let mut tmp = [0i32; 32];
+        for (i, &a) in acc.iter().enumerate() {
+            // SAFETY: acc.len() ≤ 8, so 4·i + 4 ≤ 32.
+            unsafe { store(tmp.as_mut_ptr().add(4 * i), a) };
+        }
+        dst.copy_from_slice(&tmp[..n]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Dense GEMM
+
+/// `out (rows × p) = W · X`, see [`scalar::gemm_dense`].
+pub fn gemm_dense(w: &DenseWeights, x: &[i16], p: usize, out: &mut [i32]) {
+    if w.rows == 0 || p == 0 {
+        return;
+    }
+    if w.cols == 0 {
+        out.fill(0);
+        return;
+    }
+    match p {
+        1 => gemm_dense_i16_1xpk8::<1>(w, x, out),
+        2 => gemm_dense_i16_1xpk8::<2>(w, x, out),
+        3 => gemm_dense_i16_1xpk8::<3>(w, x, out),
+        4 => gemm_dense_i16_1xpk8::<4>(w, x, out),
+        5 => gemm_dense_i16_1xpk8::<5>(w, x, out),
+        6 => gemm_dense_i16_1xpk8::<6>(w, x, out),
+        7 => gemm_dense_i16_1xpk8::<7>(w, x, out),
+        _ => gemm_dense_i16_4x8(w, x, p, out),
+    }
+}
+
+/// Packs X (`cols × p`) into 8-pixel tiles of k-pairs: element `(k, j)` goes to
+/// `((j / 8) · kp + k / 2) · 16 + (j % 8) · 2 + k % 2`, zeros past `cols` and `p`.
+fn pack_x_kpairs(x: &[i16], cols: usize, p: usize) -> Vec<i16> {
+    let kp = cols.div_ceil(2);
+    let tiles = p.div_ceil(8);
+    let mut packed = vec![0i16; tiles * kp * 16];
+    for t in 0..tiles {
+        let j0 = 8 * t;
+        let panel = &mut packed[t * kp * 16..(t + 1) * kp * 16];
+        if j0 + 8 <= p {
+            for k2 in 0..cols / 2 {
+                let a = &x[2 * k2 * p + j0..][..8];
+                let b = &x[(2 * k2 + 1) * p + j0..][..8];
+                let dst = &mut panel[k2 * 16..][..16];
+                // SAFETY: a and b hold 8 elements, dst 16.
+                unsafe {
+                    let (va, vb) = (load(a.as_ptr()), load(b.as_ptr()));
+                    ptr::write_unaligned(dst.as_mut_ptr() as *mut v128, zip_lo(va, vb));
+                    ptr::write_unaligned(dst.as_mut_ptr().add(8) as *mut v128, zip_hi(va, vb));
+                }
+            }
+            if cols % 2 == 1 {
+                let k = cols - 1;
+                for l in 0..8 {
+                    panel[(k / 2) * 16 + 2 * l] = x[k * p + j0 + l];
+                }
+            }
+        } else {
+            for k in 0..cols {
+                for l in 0..p - j0 {
+                    panel[(k / 2) * 16 + 2 * l + k % 2] = x[k * p + j0 + l];
+                }
+            }
+        }
+    }
+    packed
+}
+
+/// Register block of 4 rows × 8 pixels over k-pairs (module header).
+fn gemm_dense_i16_4x8(w: &DenseWeights, x: &[i16], p: usize, out: &mut [i32]) {
+    let (rows, cols) = (w.rows, w.cols);
+    let packed = pack_x_kpairs(x, cols, p);
+    let kp = cols.div_ceil(2);
+    let full_pairs = cols / 2;
+    let tiles = p.div_ceil(8);
+    let wp = w.w.as_ptr();
+    let mut r0 = 0;
+    while r0 + 4 <= rows {
+        // Weight pair for the odd last column (its partner in X is zero).
+        let odd = |r: usize| if cols % 2 == 1 { pair(w.w[r * cols + cols - 1], 0) } else { u32x4_splat(0) };
+        let (o0, o1, o2, o3) = (odd(r0), odd(r0 + 1), odd(r0 + 2), odd(r0 + 3));
+        for t in 0..tiles {
+            let panel = &packed[t * kp * 16..(t + 1) * kp * 16];
+            let mut acc = [i32x4_splat(0); 8];
+            // SAFETY: rows r0..r0 + 4 exist (w.w.len() = rows · cols, checked by the caller)
+            // and 2·k2 + 1 < cols; the panel holds kp · 16 elements.
+            unsafe {
+                let (w0, w1, w2, w3) = (
+                    wp.add(r0 * cols),
+                    wp.add((r0 + 1) * cols),
+                    wp.add((r0 + 2) * cols),
+                    wp.add((r0 + 3) * cols),
+                );
+                let xp = panel.as_ptr();
+                for k2 in 0..full_pairs {
+                    let xa = load(xp.add(k2 * 16));
+                    let xb = load(xp.add(k2 * 16 + 8));
+                    let v = splat_pair(w0.add(2 * k2));
+                    acc[0] = mac(acc[0], xa, v);
+                    acc[1] = mac(acc[1], xb, v);
+                    let v = splat_pair(w1.add(2 * k2));
+                    acc[2] = mac(acc[2], xa, v);
+                    acc[3] = mac(acc[3], xb, v);
+                    let v = splat_pair(w2.add(2 * k2));
+                    acc[4] = mac(acc[4], xa, v);
+                    acc[5] = mac(acc[5], xb, v);
+                    let v = splat_pair(w3.add(2 * k2));
+                    acc[6] = mac(acc[6], xa, v);
+                    acc[7] = mac(acc[7], xb, v);
+                }
+                if full_pairs < kp {
+                    let xa = load(xp.add(full_pairs * 16));
+                    let xb = load(xp.add(full_pairs * 16 + 8));
+                    acc[0] = mac(acc[0], xa, o0);
+                    acc[1] = mac(acc[1], xb, o0);
+                    acc[2] = mac(acc[2], xa, o1);
+                    acc[3] = mac(acc[3], xb, o1);
+                    acc[4] = mac(acc[4], xa, o2);
+                    acc[5] = mac(acc[5], xb, o2);
+                    acc[6] = mac(acc[6], xa, o3);
+                    acc[7] = mac(acc[7], xb, o3);
+                }
+            }
+            let (j0, n) = (8 * t, (p - 8 * t).min(8));
+            for i in 0..4 {
+                store_lanes(&acc[2 * i..2 * i + 2], &mut out[(r0 + i) * p + j0..][..n]);
+            }
+        }
+        r0 += 4;
+    }
+    for r in r0..rows {
+        let odd = if cols % 2 == 1 { pair(w.w[r * cols + cols - 1], 0) } else { u32x4_splat(0) };
+        for t in 0..tiles {
+            let panel = &packed[t * kp * 16..(t + 1) * kp * 16];
+            let mut acc = [i32x4_splat(0); 2];
+            // SAFETY: as above, for one row.
+            unsafe {
+                let w0 = wp.add(r * cols);
+                let xp = panel.as_ptr();
+                for k2 in 0..full_pairs {
+                    let v = splat_pair(w0.add(2 * k2));
+                    acc[0] = mac(acc[0], load(xp.add(k2 * 16)), v);
+                    acc[1] = mac(acc[1], load(xp.add(k2 * 16 + 8)), v);
+                }
+                if full_pairs < kp {
+                    acc[0] = mac(acc[0], load(xp.add(full_pairs * 16)), odd);
+                    acc[1] = mac(acc[1], load(xp.add(full_pairs * 16 + 8)), odd);
+                }
+            }
+            let (j0, n) = (8 * t, (p - 8 * t).min(8));
+            store_lanes(&acc, &mut out[r * p + j0..][..n]);
+        }
+    }
+}
+
+/// Few pixels (`P < 8`, e.g. fully connected layers): one row at a time, dot products along
+/// k, 8 k-steps per instruction, against X transposed (`P × cols` rounded up to 8).
+fn gemm_dense_i16_1xpk8<const P: usize>(w: &DenseWeights, x: &[i16], out: &mut [i32]) {
+    let (rows, cols) = (w.rows, w.cols);
+    let kpad = cols.div_ceil(8) * 8;
+    let full = cols / 8;
+    let mut xt = vec![0i16; P * kpad];
+    for k in 0..cols {
+        for j in 0..P {
+            xt[j * kpad + k] = x[k * P + j];
+        }
+    }
+    let mut tail = [0i16; 8];
+    for r in 0..rows {
+        let row = &w.w[r * cols..(r + 1) * cols];
+        let mut acc = [i32x4_splat(0); P];
+        // SAFETY: row holds cols ≥ 8·full elements; each xt row holds kpad ≥ 8·full + 8.
+        unsafe {
+            for k8 in 0..full {
+                let wv = load(row.as_ptr().add(8 * k8));
+                for (j, a) in acc.iter_mut().enumerate() {
+                    *a = mac(*a, load(xt.as_ptr().add(j * kpad + 8 * k8)), wv);
+                }
+            }
+            if full * 8 < cols {
+                tail.fill(0);
+                tail[..cols - full * 8].copy_from_slice(&row[full * 8..]);
+                let wv = load(tail.as_ptr());
+                for (j, a) in acc.iter_mut().enumerate() {
+                    *a = mac(*a, load(xt.as_ptr().add(j * kpad + 8 * full)), wv);
+                }
+            }
+        }
+        for (o, a) in out[r * P..(r + 1) * P].iter_mut().zip(acc) {
+            *o = hsum(a);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sparse GEMM
+
+/// `out (rows × p) = W · X` over the stored entries, see [`scalar::gemm_sparse`].
+pub fn gemm_sparse(w: &SparseWeights, x: &[i16], p: usize, out: &mut [i32]) {
+    if w.rows == 0 || p == 0 {
+        return;
+    }
+    if p == 1 {
+        for (r, o) in out.iter_mut().enumerate() {
+            let (lo, hi) = (w.row_ptr[r] as usize, w.row_ptr[r + 1] as usize);
+            let mut acc = 0i32;
+            for (&c, &v) in w.col[lo..hi].iter().zip(&w.val[lo..hi]) {
+                acc += i32::from(v) * i32::from(x[c as usize]);
+            }
+            *o = acc;
+        }
+        return;
+    }
+    let mut panel: Vec<i16> = Vec::new();
+    let mut j0 = 0;
+    while j0 < p {
+        let rem = p - j0;
+        let tile = if rem >= 32 {
+            32
+        } else if rem > 8 {
+            16
+        } else {
+            8
+        };
+        let n = rem.min(tile);
+        // Panel: row c of X, pixels j0..j0 + n, at c · tile, zeros past p.
+        panel.clear();
+        panel.resize(w.cols * tile, 0);
+        for c in 0..w.cols {
+            panel[c * tile..c * tile + n].copy_from_slice(&x[c * p + j0..c * p + j0 + n]);
+        }
+        match tile {
+            32 => gemm_sparse_i16_1xt::<32, 8>(w, &panel, p, j0, n, out),
+            16 => gemm_sparse_i16_1xt::<16, 4>(w, &panel, p, j0, n, out),
+            _ => gemm_sparse_i16_1xt::<8, 2>(w, &panel, p, j0, n, out),
+        }
+        j0 += n;
+    }
+}
+
+/// One pixel tile of `T` (= 4·`A`) pixels for every row: `A` accumulators, stored entries
+/// two at a time (module header).
+#[inline(always)]
+fn gemm_sparse_i16_1xt<const T: usize, const A: usize>(
+    w: &SparseWeights,
+    panel: &[i16],
+    p: usize,
+    j0: usize,
+    n: usize,
+    out: &mut [i32],
+) {
+    let xp = panel.as_ptr();
+    for r in 0..w.rows {
+        let (lo, hi) = (w.row_ptr[r] as usize, w.row_ptr[r + 1] as usize);
+        let cols = &w.col[lo..hi];
+        let vals = &w.val[lo..hi];
+        let mut acc = [i32x4_splat(0); A];
+        let mut i = 0;
+        // SAFETY: every column is < w.cols (checked by the caller) and the panel holds
+        // w.cols · T elements; i + 1 < cols.len() = vals.len().
+        unsafe {
+            while i + 1 < cols.len() {
+                let a = xp.add(*cols.get_unchecked(i) as usize * T);
+                let b = xp.add(*cols.get_unchecked(i + 1) as usize * T);
+                let v = splat_pair(vals.as_ptr().add(i));
+                for g in 0..A / 2 {
+                    let (va, vb) = (load(a.add(8 * g)), load(b.add(8 * g)));
+                    acc[2 * g] = mac(acc[2 * g], zip_lo(va, vb), v);
+                    acc[2 * g + 1] = mac(acc[2 * g + 1], zip_hi(va, vb), v);
+                }
+                i += 2;
+            }
+            if i < cols.len() {
+                let a = xp.add(*cols.get_unchecked(i) as usize * T);
+                let v = pair(*vals.get_unchecked(i), 0);
+                for g in 0..A / 2 {
+                    let va = load(a.add(8 * g));
+                    acc[2 * g] = mac(acc[2 * g], zip_lo(va, va), v);
+                    acc[2 * g + 1] = mac(acc[2 * g + 1], zip_hi(va, va), v);
+                }
+            }
+        }
+        store_lanes(&acc, &mut out[r * p + j0..][..n]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Depthwise convolution
+
+/// See [`scalar::depthwise`]; 3×3 and 5×5 with stride_w 1 or 2 and no dilation run here.
+pub fn depthwise(w: &DepthwiseWeights, x: &[i16], g: &ConvGeometry, out: &mut [i32]) {
+    if g.pixels() == 0 || g.channels == 0 {
+        return;
+    }
+    if g.dilation_h != 1 || g.dilation_w != 1 {
+        return scalar::depthwise(w, x, g, out);
+    }
+    match (g.kh, g.kw, g.stride_w) {
+        (3, 3, 1) => dwconv_i16_8::<3, 3, 1>(w, x, g, out),
+        (3, 3, 2) => dwconv_i16_8::<3, 3, 2>(w, x, g, out),
+        (5, 5, 1) => dwconv_i16_8::<5, 5, 1>(w, x, g, out),
+        (5, 5, 2) => dwconv_i16_8::<5, 5, 2>(w, x, g, out),
+        _ => scalar::depthwise(w, x, g, out),
+    }
+}
+
+/// `KH × KW` depthwise convolution, horizontal stride `SW`, 8 output pixels per step.
+///
+/// Plane layout per channel: `SW` planes of `hp` rows × `wpl` columns; plane `q`, row `yy`,
+/// column `i` holds input `(yy − pad_top, i·SW + q − pad_left)` or 0 outside the image.
+/// Output `(oy, ox)`, tap `(ty, tx)` reads plane `tx % SW`, row `oy·stride_h + ty`, column
+/// `ox + tx / SW`.
+fn dwconv_i16_8<const KH: usize, const KW: usize, const SW: usize>(
+    w: &DepthwiseWeights,
+    x: &[i16],
+    g: &ConvGeometry,
+    out: &mut [i32],
+) {
+    let (h, wd) = (g.h, g.w);
+    let (out_h, out_w) = (g.out_h, g.out_w);
+    let out_w8 = out_w.div_ceil(8) * 8;
+    let wpl = (out_w8 + (KW - 1) / SW).div_ceil(8) * 8;
+    let hp = (out_h - 1) * g.stride_h + KH;
+    let plane_len = hp * wpl;
+    let mut planes = vec![0i16; SW * plane_len];
+    // Stride 2: one zero-padded input row (padded column j at j), deinterleaved into planes.
+    let mut row = vec![0i16; if SW == 1 { 0 } else { SW * wpl + 16 }];
+    let taps = KH * KW;
+    let npairs = taps.div_ceil(2);
+    // Plane offset of each tap: (tx % SW) · plane_len + ty · wpl + tx / SW.
+    let mut tap_off = [0usize; 26];
+    for (t, off) in tap_off.iter_mut().enumerate().take(taps) {
+        let (ty, tx) = (t / KW, t % KW);
+        *off = (tx % SW) * plane_len + ty * wpl + tx / SW;
+    }
+    // An odd last tap pairs with itself, weight 0.
+    tap_off[taps] = tap_off[taps - 1];
+    let mut wpairs = [i32x4_splat(0); 13];
+    for c in 0..g.channels {
+        let filt = &w.w[c * taps..(c + 1) * taps];
+        for (k, wp) in wpairs.iter_mut().enumerate().take(npairs) {
+            *wp = pair(filt[2 * k], filt.get(2 * k + 1).copied().unwrap_or(0));
+        }
+        let img = &x[c * h * wd..(c + 1) * h * wd];
+        // Fill the planes.
+        for yy in 0..hp {
+            let src = yy.checked_sub(g.pad_top).filter(|&iy| iy < h).map(|iy| &img[iy * wd..(iy + 1) * wd]);
+            if SW == 1 {
+                let dst = &mut planes[yy * wpl..(yy + 1) * wpl];
+                fill_padded(dst, src, g.pad_left);
+            } else {
+                fill_padded(&mut row, src, g.pad_left);
+                for i8 in 0..wpl / 8 {
+                    // SAFETY: row holds 2·wpl + 16 ≥ 16·i8 + 16 elements; each plane row
+                    // holds wpl ≥ 8·i8 + 8.
+                    unsafe {
+                        let a = load(row.as_ptr().add(16 * i8));
+                        let b = load(row.as_ptr().add(16 * i8 + 8));
+                        let even = i16x8_shuffle::<0, 2, 4, 6, 8, 10, 12, 14>(a, b);
+                        let odd = i16x8_shuffle::<1, 3, 5, 7, 9, 11, 13, 15>(a, b);
+                        let base = planes.as_mut_ptr().add(yy * wpl + 8 * i8);
+                        ptr::write_unaligned(base as *mut v128, even);
+                        ptr::write_unaligned(base.add(plane_len) as *mut v128, odd);
+                    }
+                }
+            }
+        }
+        let out_c = &mut out[c * out_h * out_w..(c + 1) * out_h * out_w];
+        let pp = planes.as_ptr();
+        for oy in 0..out_h {
+            let row_base = oy * g.stride_h * wpl;
+            let mut ox = 0;
+            while ox < out_w {
+                let mut acc = [i32x4_splat(0); 2];
+                // SAFETY: tap (ty, tx) reads plane row oy·stride_h + ty < hp, columns
+                // ox + tx/SW .. + 8 ≤ out_w8 − 8 + (KW−1)/SW + 8 ≤ wpl.
+                unsafe {
+                    let base = pp.add(row_base + ox);
+                    for (k, &wv) in wpairs.iter().enumerate().take(npairs) {
+                        let va = load(base.add(tap_off[2 * k]));
+                        let vb = load(base.add(tap_off[2 * k + 1]));
+                        acc[0] = mac(acc[0], zip_lo(va, vb), wv);
+                        acc[1] = mac(acc[1], zip_hi(va, vb), wv);
+                    }
+                }
+                let n = (out_w - ox).min(8);
+                store_lanes(&acc, &mut out_c[oy * out_w + ox..][..n]);
+                ox += 8;
+            }
+        }
+    }
+}
+
+/// `dst[j] = src[j − pad]` where that exists, else 0.
+fn fill_padded(dst: &mut [i16], src: Option<&[i16]>, pad: usize) {
+    dst.fill(0);
+    if let Some(src) = src {
+        if pad < dst.len() {
+            let n = src.len().min(dst.len() - pad);
+            dst[pad..pad + n].copy_from_slice(&src[..n]);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Quantize / dequantize
+
+/// See [`scalar::quantize_one`]: `f32x4.nearest` rounds half to even and `trunc_sat` maps
+/// NaN to 0 and saturates like `as i32`; clamping `q` to `[−128 − zp, 127 − zp]` equals
+/// the saturating add, clamp and subtract.
+pub fn quantize(x: &[f32], inv_scale: f32, zero_point: i32, out: &mut [i16]) {
+    let s = f32x4_splat(inv_scale);
+    let (lo, hi) = (i32x4_splat(-128 - zero_point), i32x4_splat(127 - zero_point));
+    let n8 = x.len() / 8 * 8;
+    let q4 = |v: v128| {
+        let q = i32x4_trunc_sat_f32x4(f32x4_nearest(f32x4_mul(v, s)));
+        i32x4_min(i32x4_max(q, lo), hi)
+    };
+    for (src, dst) in x[..n8].chunks_exact(8).zip(out[..n8].chunks_exact_mut(8)) {
+        // SAFETY: src holds 8 f32, dst 8 i16.
+        unsafe {
+            let a = ptr::read_unaligned(src.as_ptr() as *const v128);
+            let b = ptr::read_unaligned(src.as_ptr().add(4) as *const v128);
+            ptr::write_unaligned(dst.as_mut_ptr() as *mut v128, i16x8_narrow_i32x4(q4(a), q4(b)));
+        }
+    }
+    for (o, &v) in out[n8..].iter_mut().zip(&x[n8..]) {
+        *o = scalar::quantize_one(v, inv_scale, zero_point);
+    }
+}
+
+#[inline(always)]
+fn activate(y: v128, act: Activation) -> v128 {
+    match act {
+        Activation::None => y,
+        Activation::Relu => f32x4_pmax(y, f32x4_splat(0.0)),
+        Activation::Clip { lo, hi } => f32x4_pmin(f32x4_pmax(y, f32x4_splat(lo)), f32x4_splat(hi)),
+        Activation::HardSwish => {
+            let t = f32x4_add(f32x4_mul(y, f32x4_splat(1.0 / 6.0)), f32x4_splat(0.5));
+            f32x4_mul(y, f32x4_pmin(f32x4_pmax(t, f32x4_splat(0.0)), f32x4_splat(1.0)))
+        }
+    }
+}
+
+/// See [`scalar::dequantize`]: `convert`, `mul`, `add`, then the activation with
+/// `pmin`/`pmax`, the scalar reference's operations in its order.
+pub fn dequantize(
+    acc: &[i32],
+    p: usize,
+    scale: &[f32],
+    bias: Option<&[f32]>,
+    act: Activation,
+    out: &mut [f32],
+) {
+    if p < 4 {
+        // Few pixels per row (fully connected layers): vectorise across rows instead.
+        let rows = scale.len();
+        let n = acc.len();
+        let mut i = 0;
+        // Lane l of step i is element i + l, row (i + l) / p.
+        let mut s = [0f32; 4];
+        let mut b = [0f32; 4];
+        while i + 4 <= n {
+            for l in 0..4 {
+                let r = (i + l) / p;
+                s[l] = scale[r];
+                b[l] = bias.map_or(0.0, |b| b[r]);
+            }
+            // SAFETY: i + 4 ≤ n = acc.len() = out.len().
+            unsafe {
+                let a = f32x4_convert_i32x4(ptr::read_unaligned(acc.as_ptr().add(i) as *const v128));
+                let y = f32x4_add(f32x4_mul(a, ptr::read_unaligned(s.as_ptr() as *const v128)), {
+                    ptr::read_unaligned(b.as_ptr() as *const v128)
+                });
+                ptr::write_unaligned(out.as_mut_ptr().add(i) as *mut v128, activate(y, act));
+            }
+            i += 4;
+        }
+        for j in i..n {
+            let r = j / p;
+            debug_assert!(r < rows);
+            out[j] = scalar::dequantize_one(acc[j], scale[r], bias.map_or(0.0, |b| b[r]), act);
+        }
+        return;
+    }
+    for (r, &sc) in scale.iter().enumerate() {
+        let bv = bias.map_or(0.0, |b| b[r]);
+        let (s, b) = (f32x4_splat(sc), f32x4_splat(bv));
+        let src = &acc[r * p..(r + 1) * p];
+        let dst = &mut out[r * p..(r + 1) * p];
+        let n4 = p / 4 * 4;
+        for (a, o) in src[..n4].chunks_exact(4).zip(dst[..n4].chunks_exact_mut(4)) {
+            // SAFETY: a and o hold 4 elements.
+            unsafe {
+                let y = f32x4_add(
+                    f32x4_mul(f32x4_convert_i32x4(ptr::read_unaligned(a.as_ptr() as *const v128)), s),
+                    b,
+                );
+                ptr::write_unaligned(o.as_mut_ptr() as *mut v128, activate(y, act));
+            }
+        }
+        for (o, &a) in dst[n4..].iter_mut().zip(&src[n4..]) {
+            *o = scalar::dequantize_one(a, sc, bv, act);
+        }
+    }
+}
