@@ -17,13 +17,14 @@ PORT          ?= 8080
 FUZZ_SECONDS  ?= 600
 FUZZ_TARGETS  := container_read huffman_decode huffman_roundtrip
 
-.PHONY: help run test tools wasm cli test-native test-wasm lint bench bench-huffman bench-engine fuzz clean
+.PHONY: help run test tools wasm cli test-native test-wasm test-wasm-kernels lint bench bench-huffman bench-kernels bench-engine fuzz clean
 
 help:
 	@echo "make run            build the wasm package and serve the app on http://localhost:$(PORT)"
 	@echo "make test           everything CI runs (native tests, lint, wasm build, wasm tests in Node)"
 	@echo "make wasm           build the wasm package into pkg/"
 	@echo "make bench-huffman  Huffman decode speed: native (criterion) vs wasm in Node"
+	@echo "make bench-kernels  integer kernels in wasm (Node): dense vs sparse GEMM, break-even, depthwise"
 	@echo "make bench-engine   engine vs tract f32 vs onnxruntime-web (f32, int8), Node and Chromium"
 	@echo "make fuzz           run every cargo-fuzz target for FUZZ_SECONDS (default 600) each"
 
@@ -65,17 +66,26 @@ lint:
 test-native:
 	cargo test --locked --features cli
 
-test-wasm: wasm
+test-wasm: wasm test-wasm-kernels
 	node --test tests/wasm/
+
+# The kernel tests of src/kernels/tests.rs compiled for wasm32 with simd128, so they run the
+# wasm_simd kernels, in Node through wasm-bindgen-test-runner (from wasm-bindgen-cli).
+test-wasm-kernels: tools
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner RUSTFLAGS="$(WASM_RUSTFLAGS)" \
+		cargo test --locked --target $(WASM_TARGET) --lib kernels
 
 ## Benchmarks and fuzzing -----------------------------------------------------------------------
 
-bench: bench-huffman bench-engine
+bench: bench-huffman bench-kernels bench-engine
 
 bench-huffman: wasm
 	cargo bench --locked --bench huffman_decode
 	cargo build --locked --release --example huffman_decode_native
 	node benches/huffman_decode_wasm.mjs
+
+bench-kernels: wasm
+	node benches/kernels_wasm.mjs $(BENCH_KERNELS_ARGS)
 
 # Models and .slim files are made once by benches/engine/make_models.sh (see its header);
 # missing ones give a "missing" row. BENCH_ENGINE_ARGS: e.g. --runs 20 --models resnet50.
