@@ -69,7 +69,9 @@ impl GemmBench {
         match (kind, &self.dense, &self.sparse) {
             ("dense", d, _) => super::gemm(d, &self.x, self.p, &mut self.out)?,
             ("sparse", _, s) => super::gemm(s, &self.x, self.p, &mut self.out)?,
-            ("scalar_dense", GemmWeights::Dense(d), _) => scalar::gemm_dense(d, &self.x, self.p, &mut self.out),
+            ("scalar_dense", GemmWeights::Dense(d), _) => {
+                scalar::gemm_dense(d, &self.x, self.p, &mut self.out)
+            }
             ("scalar_sparse", _, GemmWeights::Sparse(s)) => {
                 scalar::gemm_sparse(s, &self.x, self.p, &mut self.out)
             }

@@ -29,8 +29,9 @@ use crate::error::{Error, Result};
 use crate::sparse::Csr;
 
 /// Below this density (nonzeros / elements) a layer runs the sparse kernel; at or above it,
-/// the dense one. Measured break-even: docs/KERNELS.md.
-pub const SPARSE_MAX_DENSITY: f64 = 0.35;
+/// the dense one. The wasm simd128 break-even measured on ResNet-like layers (256×2304·196:
+/// 0.48, 512×512·784: 0.52; `make bench-kernels`, docs/KERNELS.md), the lower one taken.
+pub const SPARSE_MAX_DENSITY: f64 = 0.48;
 
 /// Weights of a GEMM-shaped layer (`rows` output channels × `cols` inputs), zero points
 /// subtracted, row-major.
