@@ -178,11 +178,19 @@ fn main() -> Result<()> {
         rows += ta.len();
         agree += ta.iter().zip(&tb).filter(|(x, y)| x == y).count();
         if i < 3 || ta != tb {
-            println!("  {name}: top-1 {:?} vs {:?}, cosine {:.5}", &ta[..ta.len().min(8)], &tb[..tb.len().min(8)], cosine(&a[0].data, &b[0].data));
+            println!(
+                "  {name}: top-1 {:?} vs {:?}, cosine {:.5}",
+                &ta[..ta.len().min(8)],
+                &tb[..tb.len().min(8)],
+                cosine(&a[0].data, &b[0].data)
+            );
         }
         if let Some(d) = &dump {
             let w = |p: PathBuf, shape: &[usize], data: &[f32]| -> Result<()> {
-                let bytes = slimscan::npy::write(&slimscan::npy::Array { shape: shape.to_vec(), data: data.to_vec() })?;
+                let bytes = slimscan::npy::write(&slimscan::npy::Array {
+                    shape: shape.to_vec(),
+                    data: data.to_vec(),
+                })?;
                 Ok(std::fs::write(p, bytes)?)
             };
             w(d.join(format!("input_{i}.npy")), &spec.shape, x)?;
@@ -201,6 +209,10 @@ fn main() -> Result<()> {
         100.0 * agree as f64 / rows.max(1) as f64,
         cos_all[cos_all.len() / 2]
     );
-    println!("native ms per run (median): original (tract f32) {:.1}, .slim {:.1}", med(&mut ms_orig), med(&mut ms_slim));
+    println!(
+        "native ms per run (median): original (tract f32) {:.1}, .slim {:.1}",
+        med(&mut ms_orig),
+        med(&mut ms_slim)
+    );
     Ok(())
 }

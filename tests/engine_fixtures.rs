@@ -34,7 +34,9 @@ fn fixtures_are_current() {
     let onnx = tiny_cnn(7);
     let dense = compress(&onnx, &Options::default(), &mut Silent).unwrap().0;
     let sparse =
-        compress(&onnx, &Options { prune: PrunePlan::Global(0.9), ..Options::default() }, &mut Silent).unwrap().0;
+        compress(&onnx, &Options { prune: PrunePlan::Global(0.9), ..Options::default() }, &mut Silent)
+            .unwrap()
+            .0;
     let x = input();
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("tiny_cnn.onnx", onnx.clone()),

@@ -1,8 +1,8 @@
 //! Graph surgery on an ONNX `GraphProto`: who produces and who consumes each value, folding
 //! BatchNormalization into the convolution before it, and dropping what became unused.
 
-use crate::onnx::{self, attr_float, f32_tensor, tensor_f32};
 use crate::error::Result;
+use crate::onnx::{self, attr_float, f32_tensor, tensor_f32};
 use std::collections::{HashMap, HashSet};
 use tract_onnx::pb;
 

@@ -8,8 +8,8 @@
 //! `f32 initializer → QuantizeLinear → DequantizeLinear`).
 
 use super::graph::{initializer_index, is_default_domain, producers, use_counts};
-use crate::onnx::{self, attr_int, tensor_f32, tensor_ints};
 use crate::error::{Error, Result};
+use crate::onnx::{self, attr_int, tensor_f32, tensor_ints};
 use crate::quant::{QuantParams, Scheme};
 use serde::Serialize;
 use tract_onnx::pb;

@@ -9,9 +9,9 @@
 
 use super::calib::{load_sample, Capture, InputSpec};
 use super::layers::{Layer, LayerOp, Role};
-use crate::onnx::{self, f32_tensor};
 use super::{quant_params, Options, Progress};
 use crate::error::{Error, Result};
+use crate::onnx::{self, f32_tensor};
 use crate::quant::{dequantize, quantize};
 use crate::sparse::prune_magnitude;
 use serde::Serialize;

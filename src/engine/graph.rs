@@ -33,7 +33,10 @@ pub fn resolve_external(g: &mut pb::GraphProto, tensors: &mut HashMap<String, Te
             .remove(&init.name)
             .ok_or_else(|| model_err(format!("initializer {:?} is missing from TENS", init.name)))?;
         let TensorData::F32(data) = t.data else {
-            return Err(model_err(format!("initializer {:?} is stored as int8 in TENS; f32 expected", init.name)));
+            return Err(model_err(format!(
+                "initializer {:?} is stored as int8 in TENS; f32 expected",
+                init.name
+            )));
         };
         let dims = onnx::dims(init)?;
         if dims != t.dims {
@@ -94,7 +97,10 @@ enum Fused {
     HardSwish,
 }
 
-fn find_fusable(g: &pb::GraphProto, graph_outputs: &HashSet<String>) -> Option<(usize, Fused, Vec<usize>, String)> {
+fn find_fusable(
+    g: &pb::GraphProto,
+    graph_outputs: &HashSet<String>,
+) -> Option<(usize, Fused, Vec<usize>, String)> {
     let inits: HashMap<&str, &pb::TensorProto> = g.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
     let mut consumers: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, n) in g.node.iter().enumerate() {
@@ -114,7 +120,9 @@ fn find_fusable(g: &pb::GraphProto, graph_outputs: &HashSet<String>) -> Option<(
         let users = consumers.get(out).map(Vec::as_slice).unwrap_or(&[]);
         let single = |c: usize| {
             let user = &g.node[c];
-            (is_default(user) && user.input.first().map(String::as_str) == Some(out) && user.output.len() == 1)
+            (is_default(user)
+                && user.input.first().map(String::as_str) == Some(out)
+                && user.output.len() == 1)
                 .then_some(user)
         };
         match users {
@@ -130,7 +138,8 @@ fn find_fusable(g: &pb::GraphProto, graph_outputs: &HashSet<String>) -> Option<(
                                 None => Some(onnx::attr(user, attr).map_or(default, |a| a.f)),
                             }
                         };
-                        let (Some(lo), Some(hi)) = (bound(1, "min", f32::NEG_INFINITY), bound(2, "max", f32::INFINITY))
+                        let (Some(lo), Some(hi)) =
+                            (bound(1, "min", f32::NEG_INFINITY), bound(2, "max", f32::INFINITY))
                         else {
                             continue;
                         };

@@ -4,6 +4,38 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::{self, Activation, ConvGeometry, DepthwiseWeights, GemmWeights};
+use std::cell::RefCell;
+
+/// Integer buffers reused from one layer to the next (kernels overwrite what they use), so a
+/// run does not allocate and zero megabytes per layer. One set per thread.
+#[derive(Default)]
+struct Scratch {
+    xq: Vec<i16>,
+    xt: Vec<i16>,
+    cols: Vec<i16>,
+    acc: Vec<i32>,
+    tmp: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// The first `n` elements of `v`, growing it if needed (old contents are left as they are).
+fn room<T: Default + Clone>(v: &mut Vec<T>, n: usize) -> &mut [T] {
+    if v.len() < n {
+        v.resize(n, T::default());
+    }
+    &mut v[..n]
+}
+
+/// Runs `f` with this thread's scratch buffers (fresh ones if they are already in use).
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => f(&mut s),
+        Err(_) => f(&mut Scratch::default()),
+    })
+}
 
 fn invalid(msg: String) -> Error {
     Error::InvalidArgument(msg)
@@ -15,7 +47,9 @@ pub enum Padding {
     /// `[top, left, bottom, right]`.
     Explicit([usize; 4]),
     /// `auto_pad = SAME_UPPER` (extra padding at the end) or `SAME_LOWER`.
-    Same { upper: bool },
+    Same {
+        upper: bool,
+    },
     Valid,
 }
 
@@ -123,10 +157,8 @@ pub struct SlimLayer {
 
 /// Scale and zero point of a dynamic quantizer covering `x` (and 0).
 pub fn dynamic_quant(x: &[f32]) -> (f32, i32) {
-    let (lo, hi) = x
-        .iter()
-        .filter(|v| v.is_finite())
-        .fold((0.0f32, 0.0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let (lo, hi) =
+        x.iter().filter(|v| v.is_finite()).fold((0.0f32, 0.0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     let scale = (hi - lo) / 255.0;
     if !(scale.is_finite() && scale >= f32::MIN_POSITIVE) {
         return (1.0, 0);
@@ -201,7 +233,12 @@ impl SlimLayer {
 
     /// Runs the layer on `x` of shape `shape`; `bias` has one value per output channel (or
     /// one in total, or for Gemm `M × N` values). Returns the output and its shape.
-    pub fn forward(&self, x: &[f32], shape: &[usize], bias: Option<&[f32]>) -> Result<(Vec<f32>, Vec<usize>)> {
+    pub fn forward(
+        &self,
+        x: &[f32],
+        shape: &[usize],
+        bias: Option<&[f32]>,
+    ) -> Result<(Vec<f32>, Vec<usize>)> {
         let out_shape = self.output_shape(shape)?;
         let in_len = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
         if in_len != Some(x.len()) {
@@ -212,36 +249,47 @@ impl SlimLayer {
             .try_fold(1usize, |a, &d| a.checked_mul(d))
             .ok_or_else(|| invalid(format!("output shape {out_shape:?} overflows")))?;
         let (scale, zp) = self.input_quant.unwrap_or_else(|| dynamic_quant(x));
-        let mut xq = vec![0i16; x.len()];
-        kernels::quantize(x, 1.0 / scale, zp, &mut xq)?;
         let scales: Vec<f32> = self.w_scales.iter().map(|&s| s * scale).collect();
         let mut out = vec![0f32; out_len];
-        match &self.kind {
-            LayerKind::Conv(spec) => {
-                let bias = self.channel_bias(bias, 1.0)?;
-                self.conv(spec, &xq, shape, &scales, bias.as_deref(), &mut out)?;
-            }
-            LayerKind::Gemm { trans_a, alpha, beta } => {
-                let (m, k) = if *trans_a { (shape[1], shape[0]) } else { (shape[0], shape[1]) };
-                // The kernels want the input as K × M; a transposed A already is.
-                let xt = if *trans_a { xq } else { transpose(&xq, m, k) };
-                let scales: Vec<f32> = scales.iter().map(|s| s * alpha).collect();
-                let full = bias.filter(|b| b.len() == m * self.out_channels && m > 1);
-                let per_channel = if full.is_some() { None } else { self.channel_bias(bias, *beta)? };
-                self.gemm_rows(&xt, m, &scales, per_channel.as_deref(), &mut out)?;
-                if let Some(c) = full {
-                    for (o, &cv) in out.iter_mut().zip(c) {
-                        *o += beta * cv;
+        with_scratch(|sc| -> Result<()> {
+            let xq = room(&mut sc.xq, x.len());
+            kernels::quantize(x, 1.0 / scale, zp, xq)?;
+            match &self.kind {
+                LayerKind::Conv(spec) => {
+                    let bias = self.channel_bias(bias, 1.0)?;
+                    self.conv(spec, xq, shape, &scales, bias.as_deref(), &mut sc.cols, &mut sc.acc, &mut out)
+                }
+                LayerKind::Gemm { trans_a, alpha, beta } => {
+                    let (m, k) = if *trans_a { (shape[1], shape[0]) } else { (shape[0], shape[1]) };
+                    // The kernels want the input as K × M; a transposed A already is.
+                    let xt: &[i16] = if *trans_a { xq } else { transpose(xq, m, k, &mut sc.xt) };
+                    let scales: Vec<f32> = scales.iter().map(|s| s * alpha).collect();
+                    let full = bias.filter(|b| b.len() == m * self.out_channels && m > 1);
+                    let per_channel = if full.is_some() { None } else { self.channel_bias(bias, *beta)? };
+                    self.gemm_rows(
+                        xt,
+                        m,
+                        &scales,
+                        per_channel.as_deref(),
+                        &mut sc.acc,
+                        &mut sc.tmp,
+                        &mut out,
+                    )?;
+                    if let Some(c) = full {
+                        for (o, &cv) in out.iter_mut().zip(c) {
+                            *o += beta * cv;
+                        }
                     }
+                    Ok(())
+                }
+                LayerKind::MatMul => {
+                    let k = self.in_channels;
+                    let m = x.len() / k.max(1);
+                    let xt = transpose(xq, m, k, &mut sc.xt);
+                    self.gemm_rows(xt, m, &scales, None, &mut sc.acc, &mut sc.tmp, &mut out)
                 }
             }
-            LayerKind::MatMul => {
-                let k = self.in_channels;
-                let m = x.len() / k.max(1);
-                let xt = transpose(&xq, m, k);
-                self.gemm_rows(&xt, m, &scales, None, &mut out)?;
-            }
-        }
+        })?;
         Ok((out, out_shape))
     }
 
@@ -261,7 +309,17 @@ impl SlimLayer {
     }
 
     /// `out (M × N) = xt (K × M)ᵀ · Wᵀ`, dequantized.
-    fn gemm_rows(&self, xt: &[i16], m: usize, scales: &[f32], bias: Option<&[f32]>, out: &mut [f32]) -> Result<()> {
+    #[allow(clippy::too_many_arguments)]
+    fn gemm_rows(
+        &self,
+        xt: &[i16],
+        m: usize,
+        scales: &[f32],
+        bias: Option<&[f32]>,
+        acc: &mut Vec<i32>,
+        tmp: &mut Vec<f32>,
+        out: &mut [f32],
+    ) -> Result<()> {
         let LayerWeights::Gemm(groups) = &self.weights else {
             return Err(invalid(format!("{}: depthwise weights on a matrix product", self.weight)));
         };
@@ -269,13 +327,13 @@ impl SlimLayer {
             return Err(invalid(format!("{}: grouped weights on a matrix product", self.weight)));
         };
         let n = self.out_channels;
-        let mut acc = vec![0i32; n * m];
-        kernels::gemm(w, xt, m, &mut acc)?;
+        let acc = room(acc, n * m);
+        kernels::gemm(w, xt, m, acc)?;
         if m == 1 {
-            return kernels::dequantize(&acc, 1, scales, bias, self.act, out);
+            return kernels::dequantize(acc, 1, scales, bias, self.act, out);
         }
-        let mut tmp = vec![0f32; n * m];
-        kernels::dequantize(&acc, m, scales, bias, self.act, &mut tmp)?;
+        let tmp = room(tmp, n * m);
+        kernels::dequantize(acc, m, scales, bias, self.act, tmp)?;
         for (j, row) in out.chunks_exact_mut(n).enumerate() {
             for (o, v) in row.iter_mut().enumerate() {
                 *v = tmp[o * m + j];
@@ -284,6 +342,7 @@ impl SlimLayer {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn conv(
         &self,
         spec: &ConvSpec,
@@ -291,6 +350,8 @@ impl SlimLayer {
         shape: &[usize],
         scales: &[f32],
         bias: Option<&[f32]>,
+        cols: &mut Vec<i16>,
+        acc: &mut Vec<i32>,
         out: &mut [f32],
     ) -> Result<()> {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3]);
@@ -298,14 +359,13 @@ impl SlimLayer {
         let geom = spec.geometry(cg, h, w)?;
         let p = geom.pixels();
         let o = self.out_channels;
-        let mut acc = vec![0i32; o * p];
-        let mut cols = Vec::new();
+        let acc = room(acc, o * p);
         for b in 0..n {
             let img = &xq[b * c * h * w..(b + 1) * c * h * w];
             match &self.weights {
                 LayerWeights::Depthwise(dw) => {
                     let g = ConvGeometry { channels: c, ..geom };
-                    kernels::depthwise(dw, img, &g, &mut acc)?;
+                    kernels::depthwise(dw, img, &g, acc)?;
                 }
                 LayerWeights::Gemm(groups) => {
                     let og = o / groups.len().max(1);
@@ -319,29 +379,29 @@ impl SlimLayer {
                         && geom.out_w == w;
                     for (gi, wg) in groups.iter().enumerate() {
                         let xg = &img[gi * cg * h * w..(gi + 1) * cg * h * w];
-                        let src = if pointwise {
+                        let src: &[i16] = if pointwise {
                             xg
                         } else {
-                            cols.resize(geom.patch_len() * p, 0);
-                            kernels::im2col(xg, &geom, &mut cols)?;
-                            &cols[..]
+                            let cols = room(cols, geom.patch_len() * p);
+                            kernels::im2col(xg, &geom, cols)?;
+                            cols
                         };
                         kernels::gemm(wg, src, p, &mut acc[gi * og * p..(gi + 1) * og * p])?;
                     }
                 }
             }
-            kernels::dequantize(&acc, p, scales, bias, self.act, &mut out[b * o * p..(b + 1) * o * p])?;
+            kernels::dequantize(acc, p, scales, bias, self.act, &mut out[b * o * p..(b + 1) * o * p])?;
         }
         Ok(())
     }
 }
 
-/// Row-major `rows × cols` → `cols × rows`.
-fn transpose(x: &[i16], rows: usize, cols: usize) -> Vec<i16> {
+/// Row-major `rows × cols` → `cols × rows`, into `buf`.
+fn transpose<'a>(x: &'a [i16], rows: usize, cols: usize, buf: &'a mut Vec<i16>) -> &'a [i16] {
     if rows == 1 || cols == 1 {
-        return x.to_vec();
+        return x;
     }
-    let mut t = vec![0i16; x.len()];
+    let t = room(buf, x.len());
     for r in 0..rows {
         for c in 0..cols {
             t[c * rows + r] = x[r * cols + c];

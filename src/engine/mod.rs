@@ -43,10 +43,7 @@ impl F32Tensor {
     pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Result<F32Tensor> {
         let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
         if n != Some(data.len()) {
-            return Err(Error::InvalidArgument(format!(
-                "{} values do not fill shape {shape:?}",
-                data.len()
-            )));
+            return Err(Error::InvalidArgument(format!("{} values do not fill shape {shape:?}", data.len())));
         }
         Ok(F32Tensor { shape, data })
     }
@@ -167,7 +164,9 @@ impl Model {
     pub fn load_slim(bytes: &[u8], limits: &Limits) -> Result<Model> {
         let file = format::read(bytes, limits)?;
         let graph_bytes = file.graph.as_ref().ok_or_else(|| {
-            Error::Model("this .slim file has no GRPH section (a tensor archive, not a runnable model)".into())
+            Error::Model(
+                "this .slim file has no GRPH section (a tensor archive, not a runnable model)".into(),
+            )
         })?;
         let mut proto = crate::onnx::decode_model(graph_bytes)
             .map_err(|e| Error::Model(format!("the GRPH section is not a valid ONNX graph: {e}")))?;
@@ -183,7 +182,8 @@ impl Model {
         // Only int8 tensors are left for the builders; any f32 one left over is unreferenced.
         tensors.retain(|_, t| !matches!(t.data, TensorData::F32(_)));
         let stash = ops::TensorStash::install(tensors);
-        let base = framework().model_for_proto_model(&proto).map_err(|e| tract_err("parsing the graph", e))?;
+        let base =
+            framework().model_for_proto_model(&proto).map_err(|e| tract_err("parsing the graph", e))?;
         let layers = stash.layers();
         drop(stash);
         drop(proto);
@@ -210,7 +210,8 @@ impl Model {
             f32_constant_bytes: f32_initializer_bytes(g),
             fused_activations: 0,
         };
-        let base = framework().model_for_proto_model(&proto).map_err(|e| tract_err("parsing the ONNX model", e))?;
+        let base =
+            framework().model_for_proto_model(&proto).map_err(|e| tract_err("parsing the ONNX model", e))?;
         drop(proto);
         Self::finish(base, info)
     }
@@ -275,7 +276,10 @@ impl Model {
         }
         let inputs = self.base.input_outlets().map_err(|e| tract_err("model inputs", e))?.len();
         if inputs != shapes.len() {
-            return Err(Error::InvalidArgument(format!("the model takes {inputs} inputs, {} given", shapes.len())));
+            return Err(Error::InvalidArgument(format!(
+                "the model takes {inputs} inputs, {} given",
+                shapes.len()
+            )));
         }
         let mut m = self.base.clone();
         for (i, s) in shapes.iter().enumerate() {

@@ -56,9 +56,10 @@ fn take_tensor(name: &str) -> TractResult<Tensor> {
     STASH.with(|s| {
         let mut s = s.borrow_mut();
         let stash = s.as_mut().context("a Slim node outside a .slim load")?;
-        stash.tensors.remove(name).with_context(|| {
-            format!("weight tensor {name:?} is missing from TENS (or used by two nodes)")
-        })
+        stash
+            .tensors
+            .remove(name)
+            .with_context(|| format!("weight tensor {name:?} is missing from TENS (or used by two nodes)"))
     })
 }
 
@@ -99,7 +100,9 @@ fn build_conv(_ctx: &ParsingContext, node: &NodeProto) -> Built {
         }
     };
     let padding = match node.get_attr_opt_tvec::<usize>("pads")? {
-        Some(p) if p.len() == 4 && p.iter().all(|&x| x <= 4096) => Padding::Explicit([p[0], p[1], p[2], p[3]]),
+        Some(p) if p.len() == 4 && p.iter().all(|&x| x <= 4096) => {
+            Padding::Explicit([p[0], p[1], p[2], p[3]])
+        }
         Some(p) => bail!("SlimConv {:?}: pads {p:?}", node.name),
         None => match node.get_attr_opt::<&str>("auto_pad")?.unwrap_or("NOTSET") {
             "NOTSET" | "VALID" => Padding::Valid,
@@ -108,7 +111,13 @@ fn build_conv(_ctx: &ParsingContext, node: &NodeProto) -> Built {
             other => bail!("SlimConv {:?}: auto_pad {other:?}", node.name),
         },
     };
-    let spec = ConvSpec { kernel: [kh, kw], strides: pair("strides")?, dilations: pair("dilations")?, padding, group };
+    let spec = ConvSpec {
+        kernel: [kh, kw],
+        strides: pair("strides")?,
+        dilations: pair("dilations")?,
+        padding,
+        group,
+    };
     let depthwise = group > 1 && cg == 1 && o == group;
     let zero_points = zero_points(&t);
     let weights = if depthwise {
@@ -161,7 +170,10 @@ fn weight_name(node: &NodeProto) -> TractResult<String> {
 }
 
 fn zero_points(t: &Tensor) -> Vec<i32> {
-    t.quant.as_ref().filter(|q| q.zero_points.iter().any(|&z| z != 0)).map_or(Vec::new(), |q| q.zero_points.clone())
+    t.quant
+        .as_ref()
+        .filter(|q| q.zero_points.iter().any(|&z| z != 0))
+        .map_or(Vec::new(), |q| q.zero_points.clone())
 }
 
 /// The int8 values of a tensor as a dense array (sparse tensors expanded; int8, not f32).
@@ -196,7 +208,8 @@ fn finish(
     out_channels: usize,
     in_channels: usize,
 ) -> Built {
-    let q = t.quant.as_ref().with_context(|| format!("weight {:?} has no quantization parameters", t.name))?;
+    let q =
+        t.quant.as_ref().with_context(|| format!("weight {:?} has no quantization parameters", t.name))?;
     let w_scales = match q.scales.len() {
         1 => vec![q.scales[0]; out_channels],
         n if n == out_channels && q.axis == Some(0) => q.scales.clone(),

@@ -44,8 +44,10 @@ fn naive_conv(
                     for ci in 0..cg {
                         for ty in 0..kh {
                             for tx in 0..kw {
-                                let iy = (y * spec.strides[0] + ty * spec.dilations[0]) as isize - p[0] as isize;
-                                let ix = (xx * spec.strides[1] + tx * spec.dilations[1]) as isize - p[1] as isize;
+                                let iy =
+                                    (y * spec.strides[0] + ty * spec.dilations[0]) as isize - p[0] as isize;
+                                let ix =
+                                    (xx * spec.strides[1] + tx * spec.dilations[1]) as isize - p[1] as isize;
                                 if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
                                     continue;
                                 }
@@ -64,19 +66,36 @@ fn naive_conv(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn conv_case(group: usize, c: usize, o: usize, k: usize, stride: usize, dil: usize, pads: [usize; 4], density: f64) {
+fn conv_case(
+    group: usize,
+    c: usize,
+    o: usize,
+    k: usize,
+    stride: usize,
+    dil: usize,
+    pads: [usize; 4],
+    density: f64,
+) {
     let mut r = SplitMix64::new((group * 1000 + c * 100 + o * 10 + k) as u64);
     let cg = c / group;
     let q = random_i8(&mut r, o * cg * k * k, density);
     let w_scales: Vec<f32> = (0..o).map(|i| 0.01 + 0.001 * i as f32).collect();
-    let spec = ConvSpec { kernel: [k, k], strides: [stride; 2], dilations: [dil; 2], padding: Padding::Explicit(pads), group };
+    let spec = ConvSpec {
+        kernel: [k, k],
+        strides: [stride; 2],
+        dilations: [dil; 2],
+        padding: Padding::Explicit(pads),
+        group,
+    };
     let weights = if group > 1 && cg == 1 && o == group {
         LayerWeights::Depthwise(DepthwiseWeights::from_i8(&q, o, k, k, &[]).unwrap())
     } else {
         let og = o / group;
         let kk = cg * k * k;
         LayerWeights::Gemm(
-            (0..group).map(|g| GemmWeights::from_dense_i8(&q[g * og * kk..(g + 1) * og * kk], og, kk, &[]).unwrap()).collect(),
+            (0..group)
+                .map(|g| GemmWeights::from_dense_i8(&q[g * og * kk..(g + 1) * og * kk], og, kk, &[]).unwrap())
+                .collect(),
         )
     };
     let (in_scale, zp) = (0.05f32, -7);
@@ -146,7 +165,8 @@ fn gemm_and_matmul_layers_match_f32() {
         weight_elements: q.len(),
         weight_nonzeros: q.len(),
     };
-    let xq: Vec<f32> = x.iter().map(|&v| (v * 127.0).round_ties_even().clamp(-128.0, 127.0) / 127.0).collect();
+    let xq: Vec<f32> =
+        x.iter().map(|&v| (v * 127.0).round_ties_even().clamp(-128.0, 127.0) / 127.0).collect();
     let want = |alpha: f32, beta: f32, with_bias: bool| -> Vec<f32> {
         let mut out = vec![0f32; m * n];
         for i in 0..m {
@@ -187,8 +207,8 @@ fn dynamic_quantization_covers_the_range_and_zero() {
 #[cfg(feature = "compress")]
 mod with_compressor {
     use super::*;
-    use crate::compress::sample::{tiny_cnn, TINY_INPUT};
     use crate::compress::plan::PrunePlan;
+    use crate::compress::sample::{tiny_cnn, TINY_INPUT};
     use crate::compress::{compress, Options, Silent};
 
     fn slim(onnx: &[u8], opts: &Options) -> Vec<u8> {
@@ -238,7 +258,9 @@ mod with_compressor {
         let mut g = crate::compress::sample::tiny_cnn_graph(13);
         // Make H and W dynamic: the pooled classifier accepts any size.
         g.input = vec![crate::compress::sample::value_info("input", &[1, 3, 0, 0])];
-        if let Some(pb::type_proto::Value::TensorType(t)) = g.input[0].r#type.as_mut().and_then(|t| t.value.as_mut()) {
+        if let Some(pb::type_proto::Value::TensorType(t)) =
+            g.input[0].r#type.as_mut().and_then(|t| t.value.as_mut())
+        {
             for d in t.shape.as_mut().unwrap().dim.iter_mut().skip(2) {
                 d.value = Some(pb::tensor_shape_proto::dimension::Value::DimParam("S".into()));
             }

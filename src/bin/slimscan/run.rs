@@ -57,7 +57,8 @@ pub fn run(args: RunArgs) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     let outputs = model.run(inputs)?;
     for (i, o) in outputs.iter().enumerate() {
-        let (min, max) = o.data.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+        let (min, max) =
+            o.data.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
         let argmax = o.data.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i);
         let name = model.info().outputs.get(i).map_or("?", |p| p.name.as_str());
         println!("output {i} ({name}): shape {:?}, min {min:.6}, max {max:.6}, argmax {argmax}", o.shape);
