@@ -161,6 +161,8 @@ fn main() -> Result<()> {
     }
     let (mut agree, mut rows, mut min_cos, mut cos_all) = (0usize, 0usize, f64::INFINITY, Vec::new());
     let (mut ms_orig, mut ms_slim) = (Vec::new(), Vec::new());
+    // First outputs of both models, for the input-dependent part (deviation from the mean).
+    let (mut all_a, mut all_b) = (Vec::new(), Vec::new());
     for (i, (name, x)) in inputs.iter().enumerate() {
         let input = || F32Tensor::new(spec.shape.clone(), x.clone());
         let t = Instant::now();
@@ -174,6 +176,8 @@ fn main() -> Result<()> {
             cos_all.push(c);
             min_cos = min_cos.min(c);
         }
+        all_a.push(a[0].data.clone());
+        all_b.push(b[0].data.clone());
         let (ta, tb) = (argmaxes(&a[0]), argmaxes(&b[0]));
         rows += ta.len();
         agree += ta.iter().zip(&tb).filter(|(x, y)| x == y).count();

@@ -24,6 +24,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid;
+use tract_onnx::tract_hir::internal::DimLike;
 
 /// How many per-shape plans a model keeps.
 const PLAN_CACHE: usize = 4;
@@ -254,13 +256,26 @@ impl Model {
         Ok(model)
     }
 
-    /// The inputs' shapes when the model fixes all of them.
+    /// The inputs' shapes when the model fixes all of them, taking a free leading (batch)
+    /// dimension as 1 — the shape a scanner runs and the one prepared at load time.
     pub fn fixed_input_shapes(&self) -> Option<Vec<Vec<usize>>> {
         let n = self.base.input_outlets().ok()?.len();
         (0..n)
             .map(|i| {
                 let fact = self.base.input_fact(i).ok()?;
-                fact.shape.as_concrete_finite().ok()?.map(|s| s.to_vec())
+                if let Some(s) = fact.shape.as_concrete_finite().ok()? {
+                    return Some(s.to_vec());
+                }
+                let dims: Vec<_> = fact.shape.dims().collect();
+                let mut shape = Vec::with_capacity(dims.len());
+                for (axis, d) in dims.iter().enumerate() {
+                    match d.concretize().and_then(|d| d.to_usize().ok()) {
+                        Some(v) => shape.push(v),
+                        None if axis == 0 && !fact.shape.is_open() => shape.push(1),
+                        None => return None,
+                    }
+                }
+                Some(shape)
             })
             .collect()
     }

@@ -276,6 +276,34 @@ mod with_compressor {
     }
 
     #[test]
+    fn a_free_batch_dimension_is_planned_as_one_at_load_and_other_batches_still_run() {
+        let mut g = crate::compress::sample::tiny_cnn_graph(16);
+        if let Some(pb::type_proto::Value::TensorType(t)) =
+            g.input[0].r#type.as_mut().and_then(|t| t.value.as_mut())
+        {
+            t.shape.as_mut().unwrap().dim[0].value =
+                Some(pb::tensor_shape_proto::dimension::Value::DimParam("N".into()));
+        }
+        g.output.clear();
+        g.output.push(crate::compress::sample::value_info("logits", &[1, 4]));
+        if let Some(pb::type_proto::Value::TensorType(t)) =
+            g.output[0].r#type.as_mut().and_then(|t| t.value.as_mut())
+        {
+            t.shape.as_mut().unwrap().dim[0].value =
+                Some(pb::tensor_shape_proto::dimension::Value::DimParam("N".into()));
+        }
+        let onnx = crate::compress::sample::model_bytes(g, 17);
+        let mut m = Model::load(&slim(&onnx, &Options::default())).unwrap();
+        assert_eq!(m.fixed_input_shapes(), Some(vec![TINY_INPUT.to_vec()]));
+        assert_eq!(m.plans.len(), 1, "planned at load");
+        let n: usize = TINY_INPUT.iter().product();
+        let x = F32Tensor::new(vec![2, 3, 16, 16], vec![0.25; 2 * n]).unwrap();
+        let y = m.run(vec![x]).unwrap();
+        assert_eq!(y[0].shape, vec![2, 4]);
+        assert_eq!(y[0].data[..4], y[0].data[4..], "both batch items are the same image");
+    }
+
+    #[test]
     fn corrupt_or_truncated_files_are_errors() {
         let bytes = slim(&tiny_cnn(14), &Options::default());
         for cut in [0, 7, 31, 100, bytes.len() / 2, bytes.len() - 1] {
