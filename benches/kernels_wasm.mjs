@@ -3,11 +3,17 @@
 // break-even density, and depthwise convolutions of MobileNetV2 / PP-OCR shapes.
 //   make bench-kernels        (= make wasm && node benches/kernels_wasm.mjs)
 //   node benches/kernels_wasm.mjs --runs 21 --scalar-runs 5 [--no-scalar] [--no-depthwise]
+//        [--only-depthwise] [--base DIR]
+// --base DIR: another wasm-bindgen package (e.g. a build of an older commit copied out of
+// pkg/) whose depthwise kernels are timed in the same interleaved rounds, for a before/after
+// column that the machine's load hits alike.
 // Every timed kernel call is checked against the scalar result; times are medians of
 // interleaved rounds (each round runs every kernel once), so load on this machine hits all
 // columns alike. GMAC/s counts the dense product's rows·cols·p MACs for every column
 // ("effective"): a sparse kernel faster than dense has the higher number.
 import os from 'node:os';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { loadSlimscan } from '../tests/wasm/load.mjs';
 
 const args = process.argv.slice(2);
@@ -19,6 +25,8 @@ const RUNS = opt('--runs', 21);
 const SCALAR_RUNS = opt('--scalar-runs', 5);
 const SCALAR = !args.includes('--no-scalar');
 const DEPTHWISE = !args.includes('--no-depthwise');
+const GEMM = !args.includes('--only-depthwise');
+const BASE = args.includes('--base') ? args[args.indexOf('--base') + 1] : null;
 
 const SHAPES = [
   { name: 'resnet 3x3 conv (im2col) 256x2304 · 2304x196', rows: 256, cols: 2304, p: 196 },
@@ -27,6 +35,12 @@ const SHAPES = [
 const DENSITIES = [1.0, 0.7, 0.5, 0.35, 0.25, 0.1];
 
 const slim = await loadSlimscan();
+async function loadPkg(dir) {
+  const mod = await import(path.resolve(dir, 'slimscan.js'));
+  await mod.default({ module_or_path: await readFile(path.resolve(dir, 'slimscan_bg.wasm')) });
+  return mod;
+}
+const base = BASE ? await loadPkg(BASE) : null;
 const med = (a) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
 const now = () => performance.now();
 
@@ -54,7 +68,7 @@ console.log(`# wasm simd128 kernels, Node ${process.version}, ${os.cpus()[0].mod
 console.log(`# medians of ${RUNS} interleaved runs (scalar: ${SCALAR ? SCALAR_RUNS : 'skipped'})\n`);
 
 const breakEven = [];
-for (const s of SHAPES) {
+for (const s of GEMM ? SHAPES : []) {
   console.log(`## ${s.name}\n`);
   console.log('| density | dense ms | dense GMAC/s | sparse ms | sparse GMAC/s (eff.) | sparse/dense time | scalar dense GMAC/s | scalar sparse GMAC/s (eff.) |');
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -81,28 +95,49 @@ for (const s of SHAPES) {
   breakEven.push(be);
   console.log(`\nbreak-even density (sparse as fast as dense): ${be.toFixed(3)}\n`);
 }
-console.log(`break-even over the shapes: min ${Math.min(...breakEven).toFixed(3)}, mean ${(breakEven.reduce((a, b) => a + b) / breakEven.length).toFixed(3)}\n`);
+if (GEMM) console.log(`break-even over the shapes: min ${Math.min(...breakEven).toFixed(3)}, mean ${(breakEven.reduce((a, b) => a + b) / breakEven.length).toFixed(3)}\n`);
 
 if (DEPTHWISE) {
+  // [name, channels, height = width, kernel, stride]; padding k / 2.
   const DW = [
     ['mobilenetv2 3x3 s1 32ch 112x112', 32, 112, 3, 1],
     ['mobilenetv2 3x3 s2 96ch 112x112', 96, 112, 3, 2],
     ['mobilenetv2 3x3 s1 144ch 56x56', 144, 56, 3, 1],
     ['mobilenetv2 3x3 s2 144ch 56x56', 144, 56, 3, 2],
+    ['mobilenetv2 3x3 s1 192ch 28x28', 192, 28, 3, 1],
+    ['mobilenetv2 3x3 s2 192ch 28x28', 192, 28, 3, 2],
     ['mobilenetv2 3x3 s1 384ch 14x14', 384, 14, 3, 1],
+    ['mobilenetv2 3x3 s1 576ch 14x14', 576, 14, 3, 1],
+    ['mobilenetv2 3x3 s2 576ch 14x14', 576, 14, 3, 2],
     ['mobilenetv2 3x3 s1 960ch 7x7', 960, 7, 3, 1],
     ['pp-ocr 5x5 s1 120ch 24x24', 120, 24, 5, 1],
     ['pp-ocr 5x5 s2 240ch 48x48', 240, 48, 5, 2],
   ];
   console.log('## depthwise\n');
-  console.log('| layer | simd ms | simd GMAC/s | scalar GMAC/s | speed-up |');
-  console.log('|---|---:|---:|---:|---:|');
+  const baseCols = base ? ' base ms | base GMAC/s | speed-up vs base |' : '';
+  console.log(`| layer | simd ms | simd GMAC/s |${baseCols} scalar GMAC/s | speed-up vs scalar |`);
+  console.log(`|---|---:|---:|${base ? '---:|---:|---:|' : ''}---:|---:|`);
+  let total = 0;
+  let totalBase = 0;
   for (const [name, c, hw, k, st] of DW) {
     const f = new slim.DepthwiseBench(c, hw, hw, k, st, 3);
-    const m = measure(f, ['simd'], SCALAR ? ['scalar'] : [], RUNS, SCALAR_RUNS);
+    const fb = base ? new base.DepthwiseBench(c, hw, hw, k, st, 3) : null;
+    // The base build's fixture is timed as one more kind of the same interleaved rounds.
+    const both = {
+      run: (kind) => (kind === 'base' ? fb.run('simd') : f.run(kind)),
+    };
+    const m = measure(both, base ? ['simd', 'base'] : ['simd'], SCALAR ? ['scalar'] : [], RUNS, SCALAR_RUNS);
     const g = (ms) => (ms === undefined ? '–' : (f.macs() / ms / 1e6).toFixed(2));
     const up = m.scalar === undefined ? '–' : (m.scalar / m.simd).toFixed(1) + '×';
-    console.log(`| ${name} | ${m.simd.toFixed(3)} | ${g(m.simd)} | ${g(m.scalar)} | ${up} |`);
+    const b = base ? ` ${m.base.toFixed(3)} | ${g(m.base)} | ${(m.base / m.simd).toFixed(2)}× |` : '';
+    if (k === 3) {
+      total += m.simd;
+      totalBase += m.base ?? 0;
+    }
+    console.log(`| ${name} | ${m.simd.toFixed(3)} | ${g(m.simd)} |${b} ${g(m.scalar)} | ${up} |`);
     f.free();
+    fb?.free();
   }
+  const tb = base ? `, base ${totalBase.toFixed(2)} ms` : '';
+  console.log(`\n3x3 layers above, one each: ${total.toFixed(2)} ms${tb}`);
 }

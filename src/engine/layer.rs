@@ -285,12 +285,52 @@ impl SlimLayer {
                 LayerKind::MatMul => {
                     let k = self.in_channels;
                     let m = x.len() / k.max(1);
+                    if self.input_quant.is_none() && m > 1 {
+                        return self.matmul_per_row(x, m, xq, &mut sc.xt, &mut sc.acc, &mut out);
+                    }
                     let xt = transpose(xq, m, k, &mut sc.xt);
                     self.gemm_rows(xt, m, &scales, None, &mut sc.acc, &mut sc.tmp, &mut out)
                 }
             }
         })?;
         Ok((out, out_shape))
+    }
+
+    /// MatMul with dynamic quantization per input row (per token): sequence models (the
+    /// attention of OCR recognisers) have rows of very different ranges, which one scale for
+    /// the whole tensor would crush. Output `(r, n)` is scaled by `s_row[r] · s_w[n]`.
+    fn matmul_per_row(
+        &self,
+        x: &[f32],
+        m: usize,
+        xq: &mut [i16],
+        xt_buf: &mut Vec<i16>,
+        acc: &mut Vec<i32>,
+        out: &mut [f32],
+    ) -> Result<()> {
+        let k = self.in_channels;
+        let n = self.out_channels;
+        let mut row_scales = Vec::with_capacity(m);
+        for (row, q) in x.chunks_exact(k).zip(xq.chunks_exact_mut(k)) {
+            let (s, z) = dynamic_quant(row);
+            kernels::quantize(row, 1.0 / s, z, q)?;
+            row_scales.push(s);
+        }
+        let LayerWeights::Gemm(groups) = &self.weights else {
+            return Err(invalid(format!("{}: depthwise weights on a matrix product", self.weight)));
+        };
+        let [w] = groups.as_slice() else {
+            return Err(invalid(format!("{}: grouped weights on a matrix product", self.weight)));
+        };
+        let xt = transpose(xq, m, k, xt_buf);
+        let acc = room(acc, n * m);
+        kernels::gemm(w, xt, m, acc)?;
+        for (r, (row, &sr)) in out.chunks_exact_mut(n).zip(&row_scales).enumerate() {
+            for (j, o) in row.iter_mut().enumerate() {
+                *o = kernels::scalar::dequantize_one(acc[j * m + r], self.w_scales[j] * sr, 0.0, self.act);
+            }
+        }
+        Ok(())
     }
 
     /// Bias as one value per output channel, scaled by `beta` (broadcasting a single value).

@@ -197,6 +197,36 @@ fn gemm_and_matmul_layers_match_f32() {
 }
 
 #[test]
+fn matmul_quantizes_each_row_with_its_own_range() {
+    let mut r = SplitMix64::new(9);
+    let (m, k, n) = (4, 16, 5);
+    let q = random_i8(&mut r, n * k, 1.0);
+    // Rows whose ranges differ by 10^4: one scale for all would zero the small rows.
+    let x: Vec<f32> = (0..m * k).map(|i| r.next_signed() * 10f32.powi(i as i32 / k as i32 * 4 - 6)).collect();
+    let layer = SlimLayer {
+        weight: "w".into(),
+        kind: LayerKind::MatMul,
+        weights: LayerWeights::Gemm(vec![GemmWeights::from_dense_i8(&q, n, k, &[]).unwrap()]),
+        out_channels: n,
+        in_channels: k,
+        w_scales: vec![0.01; n],
+        input_quant: None,
+        act: Activation::None,
+        weight_elements: q.len(),
+        weight_nonzeros: q.len(),
+    };
+    let (y, shape) = layer.forward(&x, &[m, k], None).unwrap();
+    assert_eq!(shape, vec![m, n]);
+    for row in 0..m {
+        let want: Vec<f32> = (0..n)
+            .map(|j| (0..k).map(|kk| x[row * k + kk] * f32::from(q[j * k + kk]) * 0.01).sum())
+            .collect();
+        let c = cosine(&y[row * n..(row + 1) * n], &want);
+        assert!(c > 0.999, "row {row}: cosine {c}");
+    }
+}
+
+#[test]
 fn dynamic_quantization_covers_the_range_and_zero() {
     let (s, z) = layer::dynamic_quant(&[-1.0, 3.0, f32::NAN]);
     assert!((s - 4.0 / 255.0).abs() < 1e-7);

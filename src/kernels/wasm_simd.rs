@@ -412,10 +412,25 @@ pub fn depthwise(w: &DepthwiseWeights, x: &[i16], g: &ConvGeometry, out: &mut [i
 
 /// `KH × KW` depthwise convolution, horizontal stride `SW`, 8 output pixels per step.
 ///
-/// Plane layout per channel: `SW` planes of `hp` rows × `wpl` columns; plane `q`, row `yy`,
-/// column `i` holds input `(yy − pad_top, i·SW + q − pad_left)` or 0 outside the image.
-/// Output `(oy, ox)`, tap `(ty, tx)` reads plane `tx % SW`, row `oy·stride_h + ty`, column
-/// `ox + tx / SW`.
+/// Each channel is copied into one zero-padded plane (`hp` rows × `wpl` columns; row `yy`,
+/// column `i` holds input `(yy − pad_top, i − pad_left)`, 0 outside the image). The plane is
+/// zeroed once per call: only the image's own cells are rewritten per channel, so the
+/// padding stays zero. Output `(oy, ox)`, tap `(ty, tx)` reads plane row
+/// `oy·stride_h + ty`, column `ox·SW + tx`.
+///
+/// Taps are paired along a row, `(tx, tx + 1)` (an odd last tap with weight 0), and each
+/// pair is one `dot_i16x8` of a plain unaligned load with the splatted weight pair: lane `i`
+/// of the load at column `c` pairs columns `c + 2i` and `c + 2i + 1`, which are the pair's
+/// two taps of output pixel `(c − tx)/SW + …`:
+/// - `SW = 2`: the load at `2·ox + tx` gives pixels `ox..ox + 4`, at `2·ox + 8 + tx`
+///   pixels `ox + 4..ox + 8`, in order.
+/// - `SW = 1`: the load at `ox + tx` gives the even pixels `ox, ox + 2, …`, at `ox + tx + 1`
+///   the odd ones; two `i32x4` interleaves put them in order before the store.
+///
+/// So there are no shuffles in the tap loop, every tap is a load at a constant offset from
+/// one pointer, and the weights stay in registers (3×3: 6 pairs). A row whose width is not a
+/// multiple of 8 ends with a block shifted left to end at `out_w` (its overlap is stored
+/// twice, with the same values); rows narrower than 8 store lane by lane.
 fn dwconv_i16_8<const KH: usize, const KW: usize, const SW: usize>(
     w: &DepthwiseWeights,
     x: &[i16],
@@ -424,86 +439,144 @@ fn dwconv_i16_8<const KH: usize, const KW: usize, const SW: usize>(
 ) {
     let (h, wd) = (g.h, g.w);
     let (out_h, out_w) = (g.out_h, g.out_w);
-    let out_w8 = out_w.div_ceil(8) * 8;
-    let wpl = (out_w8 + (KW - 1) / SW).div_ceil(8) * 8;
+    let np = KW.div_ceil(2);
+    // Last column read, plus one: the last block starts at max(out_w, 8) − 8 and reads
+    // 8 lanes from `SW·ox + 2p + 1` (SW = 1) or `SW·ox + 2p + 8` (SW = 2), p < np.
+    let span = out_w.max(8);
+    let need = if SW == 1 { span + 2 * np - 1 } else { 2 * span + 2 * np - 2 };
+    let wpl = need.div_ceil(8) * 8;
     let hp = (out_h - 1) * g.stride_h + KH;
-    let plane_len = hp * wpl;
-    let mut planes = vec![0i16; SW * plane_len];
-    // Stride 2: one zero-padded input row (padded column j at j), deinterleaved into planes.
-    let mut row = vec![0i16; if SW == 1 { 0 } else { SW * wpl + 16 }];
+    let mut plane = vec![0i16; hp * wpl];
+    // Input rows that land in the plane, and the columns of each that do.
+    let rows_in = h.min(hp.saturating_sub(g.pad_top));
+    let cols_in = wd.min(wpl.saturating_sub(g.pad_left));
     let taps = KH * KW;
-    let npairs = taps.div_ceil(2);
-    // Plane offset of each tap: (tx % SW) · plane_len + ty · wpl + tx / SW.
-    let mut tap_off = [0usize; 26];
-    for (t, off) in tap_off.iter_mut().enumerate().take(taps) {
-        let (ty, tx) = (t / KW, t % KW);
-        *off = (tx % SW) * plane_len + ty * wpl + tx / SW;
-    }
-    // An odd last tap pairs with itself, weight 0.
-    tap_off[taps] = tap_off[taps - 1];
-    let mut wpairs = [i32x4_splat(0); 13];
+    let mut wv = [i32x4_splat(0); 15];
     for c in 0..g.channels {
         let filt = &w.w[c * taps..(c + 1) * taps];
-        for (k, wp) in wpairs.iter_mut().enumerate().take(npairs) {
-            *wp = pair(filt[2 * k], filt.get(2 * k + 1).copied().unwrap_or(0));
+        for ty in 0..KH {
+            for p in 0..np {
+                let tx = 2 * p;
+                let second = if tx + 1 < KW { filt[ty * KW + tx + 1] } else { 0 };
+                wv[ty * np + p] = pair(filt[ty * KW + tx], second);
+            }
         }
-        let img = &x[c * h * wd..(c + 1) * h * wd];
-        // Fill the planes.
-        for yy in 0..hp {
-            let src = yy.checked_sub(g.pad_top).filter(|&iy| iy < h).map(|iy| &img[iy * wd..(iy + 1) * wd]);
-            if SW == 1 {
-                let dst = &mut planes[yy * wpl..(yy + 1) * wpl];
-                fill_padded(dst, src, g.pad_left);
-            } else {
-                fill_padded(&mut row, src, g.pad_left);
-                for i8 in 0..wpl / 8 {
-                    // SAFETY: row holds 2·wpl + 16 ≥ 16·i8 + 16 elements; each plane row
-                    // holds wpl ≥ 8·i8 + 8.
-                    unsafe {
-                        let a = load(row.as_ptr().add(16 * i8));
-                        let b = load(row.as_ptr().add(16 * i8 + 8));
-                        let even = i16x8_shuffle::<0, 2, 4, 6, 8, 10, 12, 14>(a, b);
-                        let odd = i16x8_shuffle::<1, 3, 5, 7, 9, 11, 13, 15>(a, b);
-                        let base = planes.as_mut_ptr().add(yy * wpl + 8 * i8);
-                        ptr::write_unaligned(base as *mut v128, even);
-                        ptr::write_unaligned(base.add(plane_len) as *mut v128, odd);
-                    }
-                }
+        // SAFETY: input row iy < rows_in ≤ h of channel c lies in x (length channels·h·wd,
+        // checked by the caller); its cols_in ≤ wd elements go to plane row
+        // iy + pad_top < hp, columns pad_left.. pad_left + cols_in ≤ wpl.
+        unsafe {
+            let src = x.as_ptr().add(c * h * wd);
+            let x_end = x.as_ptr().add(x.len());
+            for iy in 0..if cols_in > 0 { rows_in } else { 0 } {
+                copy_row(
+                    src.add(iy * wd),
+                    x_end,
+                    plane.as_mut_ptr().add((iy + g.pad_top) * wpl + g.pad_left),
+                    wpl - g.pad_left,
+                    cols_in,
+                );
             }
         }
         let out_c = &mut out[c * out_h * out_w..(c + 1) * out_h * out_w];
-        let pp = planes.as_ptr();
+        let pp = plane.as_ptr();
+        let op = out_c.as_mut_ptr();
         for oy in 0..out_h {
-            let row_base = oy * g.stride_h * wpl;
-            let mut ox = 0;
-            while ox < out_w {
-                let mut acc = [i32x4_splat(0); 2];
-                // SAFETY: tap (ty, tx) reads plane row oy·stride_h + ty < hp, columns
-                // ox + tx/SW .. + 8 ≤ out_w8 − 8 + (KW−1)/SW + 8 ≤ wpl.
-                unsafe {
-                    let base = pp.add(row_base + ox);
-                    for (k, &wv) in wpairs.iter().enumerate().take(npairs) {
-                        let va = load(base.add(tap_off[2 * k]));
-                        let vb = load(base.add(tap_off[2 * k + 1]));
-                        acc[0] = mac(acc[0], zip_lo(va, vb), wv);
-                        acc[1] = mac(acc[1], zip_hi(va, vb), wv);
-                    }
+            // SAFETY: plane rows oy·stride_h + ty < hp; columns: see `need`. Output row oy
+            // holds out_w elements; full blocks store at ox + 8 ≤ out_w.
+            unsafe {
+                let rows = pp.add(oy * g.stride_h * wpl);
+                let orow = op.add(oy * out_w);
+                if out_w < 8 {
+                    let (lo, hi) = dw_block::<KH, KW, SW>(rows, wpl, 0, &wv);
+                    store_partial(orow, lo, hi, out_w);
+                    continue;
                 }
-                let n = (out_w - ox).min(8);
-                store_lanes(&acc, &mut out_c[oy * out_w + ox..][..n]);
-                ox += 8;
+                let mut ox = 0;
+                while ox + 8 <= out_w {
+                    let (lo, hi) = dw_block::<KH, KW, SW>(rows, wpl, ox, &wv);
+                    store(orow.add(ox), lo);
+                    store(orow.add(ox + 4), hi);
+                    ox += 8;
+                }
+                if ox < out_w {
+                    let ox = out_w - 8;
+                    let (lo, hi) = dw_block::<KH, KW, SW>(rows, wpl, ox, &wv);
+                    store(orow.add(ox), lo);
+                    store(orow.add(ox + 4), hi);
+                }
             }
         }
     }
 }
 
-/// `dst[j] = src[j − pad]` where that exists, else 0.
-fn fill_padded(dst: &mut [i16], src: Option<&[i16]>, pad: usize) {
-    dst.fill(0);
-    if let Some(src) = src {
-        if pad < dst.len() {
-            let n = src.len().min(dst.len() - pad);
-            dst[pad..pad + n].copy_from_slice(&src[..n]);
+/// Output pixels `ox..ox + 8` of one row: `rows` points at plane row `oy·stride_h` (see
+/// [`dwconv_i16_8`]); `wv[ty·np + p]` is the weight pair of taps `(ty, 2p)`, `(ty, 2p + 1)`.
+#[inline(always)]
+unsafe fn dw_block<const KH: usize, const KW: usize, const SW: usize>(
+    rows: *const i16,
+    wpl: usize,
+    ox: usize,
+    wv: &[v128; 15],
+) -> (v128, v128) {
+    let np = KW.div_ceil(2);
+    let (mut a, mut b) = (i32x4_splat(0), i32x4_splat(0));
+    for ty in 0..KH {
+        let r = rows.add(ty * wpl + SW * ox);
+        for p in 0..np {
+            let wp = wv[ty * np + p];
+            a = mac(a, load(r.add(2 * p)), wp);
+            b = mac(b, load(r.add(2 * p + if SW == 1 { 1 } else { 8 })), wp);
+        }
+    }
+    if SW == 1 {
+        // a: pixels ox, ox + 2, ox + 4, ox + 6; b: the odd ones.
+        (i32x4_shuffle::<0, 4, 1, 5>(a, b), i32x4_shuffle::<2, 6, 3, 7>(a, b))
+    } else {
+        (a, b)
+    }
+}
+
+/// Stores the first `n < 8` lanes of `lo`, `hi` (pixels 0..4, 4..8) at `dst`.
+#[inline(always)]
+unsafe fn store_partial(dst: *mut i32, lo: v128, hi: v128, n: usize) {
+    let (mut v, mut d, mut n) = (lo, dst, n);
+    if n >= 4 {
+        store(d, lo);
+        (v, d, n) = (hi, d.add(4), n - 4);
+    }
+    if n >= 2 {
+        v128_store64_lane::<0>(v, d as *mut u64);
+        (v, d, n) = (i64x2_shuffle::<1, 1>(v, v), d.add(2), n - 2);
+    }
+    if n == 1 {
+        v128_store32_lane::<0>(v, d as *mut u32);
+    }
+}
+
+/// Copies `n` i16 from `src` to `dst` 8 at a time. The last partial block is, where 8
+/// elements can be read before `src_end` and written in `dst_room`, a full block with the
+/// lanes past `n` zeroed (they land on zero padding); else, for n ≥ 8, the last 8 elements
+/// again; else one at a time.
+#[inline(always)]
+unsafe fn copy_row(src: *const i16, src_end: *const i16, dst: *mut i16, dst_room: usize, n: usize) {
+    let mut k = 0;
+    while k + 8 <= n {
+        ptr::write_unaligned(dst.add(k) as *mut v128, load(src.add(k)));
+        k += 8;
+    }
+    let r = n - k;
+    if r == 0 {
+        return;
+    }
+    if k + 8 <= dst_room && (src_end as usize - src as usize) / 2 >= k + 8 {
+        let lanes = i16x8(0, 1, 2, 3, 4, 5, 6, 7);
+        let keep = i16x8_lt(lanes, i16x8_splat(r as i16));
+        ptr::write_unaligned(dst.add(k) as *mut v128, v128_and(load(src.add(k)), keep));
+    } else if n >= 8 {
+        ptr::write_unaligned(dst.add(n - 8) as *mut v128, load(src.add(n - 8)));
+    } else {
+        for i in k..n {
+            *dst.add(i) = *src.add(i);
         }
     }
 }
