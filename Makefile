@@ -17,7 +17,7 @@ PORT          ?= 8080
 FUZZ_SECONDS  ?= 600
 FUZZ_TARGETS  := container_read huffman_decode huffman_roundtrip
 
-.PHONY: help run test tools wasm cli test-native test-wasm test-wasm-kernels lint bench bench-huffman bench-kernels bench-engine fuzz clean
+.PHONY: help run test tools wasm cli test-native test-wasm test-wasm-kernels test-browser browser-tools lint bench bench-huffman bench-kernels bench-engine fuzz clean
 
 help:
 	@echo "make run            build the wasm package and serve the app on http://localhost:$(PORT)"
@@ -56,7 +56,7 @@ run: wasm cli
 
 ## Test -------------------------------------------------------------------------------------
 
-test: tools lint test-native test-wasm
+test: tools lint test-native test-wasm test-browser
 	@echo "make test: all passed"
 
 lint:
@@ -68,6 +68,19 @@ test-native:
 
 test-wasm: wasm test-wasm-kernels
 	node --test tests/wasm/
+
+# Debian's Chromium and the npm dev packages (playwright-core drives that Chromium; it never
+# downloads a browser of its own).
+browser-tools:
+	@command -v chromium >/dev/null || { echo "installing chromium (Debian package)"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
+	@[ node_modules/.package-lock.json -nt package-lock.json ] || \
+		PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund
+
+# The wasm engine in headless Chromium: fixture models, errors on corrupt bytes.
+test-browser: wasm browser-tools
+	CHROMIUM="$$(command -v chromium)" node --test tests/browser/
 
 # The kernel tests of src/kernels/tests.rs compiled for wasm32 with simd128, so they run the
 # wasm_simd kernels, in Node through wasm-bindgen-test-runner (from wasm-bindgen-cli).
@@ -89,12 +102,7 @@ bench-kernels: wasm
 
 # Models and .slim files are made once by benches/engine/make_models.sh (see its header);
 # missing ones give a "missing" row. BENCH_ENGINE_ARGS: e.g. --runs 20 --models resnet50.
-bench-engine: wasm
-	@command -v chromium >/dev/null || { echo "installing chromium (Debian package)"; \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
-		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
-	@[ node_modules/.package-lock.json -nt package-lock.json ] || \
-		PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund
+bench-engine: wasm browser-tools
 	node benches/engine/bench.mjs --host both --chromium "$$(command -v chromium)" $(BENCH_ENGINE_ARGS)
 
 fuzz:

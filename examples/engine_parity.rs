@@ -213,6 +213,35 @@ fn main() -> Result<()> {
         100.0 * agree as f64 / rows.max(1) as f64,
         cos_all[cos_all.len() / 2]
     );
+    // Random-init networks can give nearly the same output for every input; the cosine of the
+    // deviations from each model's mean output shows whether the input-dependent part agrees.
+    let mean = |v: &[Vec<f32>]| -> Vec<f32> {
+        let mut m = vec![0f32; v[0].len()];
+        for x in v {
+            for (a, b) in m.iter_mut().zip(x) {
+                *a += b / v.len() as f32;
+            }
+        }
+        m
+    };
+    let (ma, mb) = (mean(&all_a), mean(&all_b));
+    let mut dev: Vec<f64> = all_a
+        .iter()
+        .zip(&all_b)
+        .map(|(a, b)| {
+            let da: Vec<f32> = a.iter().zip(&ma).map(|(x, m)| x - m).collect();
+            let db: Vec<f32> = b.iter().zip(&mb).map(|(x, m)| x - m).collect();
+            cosine(&da, &db)
+        })
+        .collect();
+    dev.sort_by(f64::total_cmp);
+    let spread = all_a.iter().map(|a| cosine(a, &ma)).fold(f64::INFINITY, f64::min);
+    println!(
+        "input-dependent part: cosine of deviations from the mean output min {:.4} median {:.4} \
+         (original outputs vs their mean: min cosine {spread:.5})",
+        dev[0],
+        dev[dev.len() / 2]
+    );
     println!(
         "native ms per run (median): original (tract f32) {:.1}, .slim {:.1}",
         med(&mut ms_orig),
