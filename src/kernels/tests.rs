@@ -512,8 +512,23 @@ fn depthwise_extremes() {
     check(cases);
 }
 
+/// MobileNetV2 / PP-OCR-like planes (padding k / 2, strides 1 and 2), wider and taller than
+/// [`CONV_SIZES`]: many 8-pixel blocks per row, row groups with a remainder.
+fn depthwise_layer_shapes() {
+    let mut rng = SplitMix64::new(23);
+    let mut cases = Vec::new();
+    for &(k, size) in &[(3, 112), (3, 56), (3, 29), (3, 14), (3, 7), (3, 6), (5, 24), (5, 48), (5, 13)] {
+        for s in [1, 2] {
+            let p = k / 2;
+            cases.extend(ConvCase::new(&mut rng, 2, (size, size), (k, k), (s, s), (1, 1), (p, p, p, p), 0));
+        }
+    }
+    check(cases);
+}
+
 kernel_tests! {
     depthwise_3x3 => { check(conv_cases((3, 3), (1, 1), 21)); };
+    depthwise_layer_sizes => { depthwise_layer_shapes(); };
     depthwise_5x5 => { check(conv_cases((5, 5), (1, 1), 22)); };
     depthwise_other_sizes => {
         for (i, k) in [(1, 1), (7, 7), (3, 5), (2, 2)].into_iter().enumerate() {

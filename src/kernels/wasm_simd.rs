@@ -478,62 +478,100 @@ fn dwconv_i16_8<const KH: usize, const KW: usize, const SW: usize>(
             }
         }
         let out_c = &mut out[c * out_h * out_w..(c + 1) * out_h * out_w];
-        let pp = plane.as_ptr();
-        let op = out_c.as_mut_ptr();
-        for oy in 0..out_h {
-            // SAFETY: plane rows oy·stride_h + ty < hp; columns: see `need`. Output row oy
-            // holds out_w elements; full blocks store at ox + 8 ≤ out_w.
-            unsafe {
-                let rows = pp.add(oy * g.stride_h * wpl);
-                let orow = op.add(oy * out_w);
-                if out_w < 8 {
-                    let (lo, hi) = dw_block::<KH, KW, SW>(rows, wpl, 0, &wv);
-                    store_partial(orow, lo, hi, out_w);
-                    continue;
-                }
-                let mut ox = 0;
-                while ox + 8 <= out_w {
-                    let (lo, hi) = dw_block::<KH, KW, SW>(rows, wpl, ox, &wv);
-                    store(orow.add(ox), lo);
-                    store(orow.add(ox + 4), hi);
-                    ox += 8;
-                }
-                if ox < out_w {
-                    let ox = out_w - 8;
-                    let (lo, hi) = dw_block::<KH, KW, SW>(rows, wpl, ox, &wv);
-                    store(orow.add(ox), lo);
-                    store(orow.add(ox + 4), hi);
-                }
+        let (pp, op) = (plane.as_ptr(), out_c.as_mut_ptr());
+        let mut oy = 0;
+        if SW == 1 && g.stride_h == 1 {
+            // Stride 1: 3 output rows per pass share their input rows' loads.
+            while oy + 3 <= out_h {
+                // SAFETY: output rows oy..oy + 3 < out_h (see `dw_rows`).
+                unsafe { dw_rows::<KH, KW, SW, 3>(pp, op, wpl, 1, oy, out_w, &wv) };
+                oy += 3;
             }
+        }
+        while oy < out_h {
+            // SAFETY: output row oy < out_h (see `dw_rows`).
+            unsafe { dw_rows::<KH, KW, SW, 1>(pp, op, wpl, g.stride_h, oy, out_w, &wv) };
+            oy += 1;
         }
     }
 }
 
-/// Output pixels `ox..ox + 8` of one row: `rows` points at plane row `oy·stride_h` (see
-/// [`dwconv_i16_8`]); `wv[ty·np + p]` is the weight pair of taps `(ty, 2p)`, `(ty, 2p + 1)`.
+/// Output rows `oy..oy + R` of one channel (`out_c` at `op`, plane at `pp`), 8 pixels per
+/// step. `R > 1` only with stride 1 both ways: then input row `oy + iy` feeds output row
+/// `oy + k` through filter row `iy − k`, so each loaded vector serves up to `min(R, KH)`
+/// output rows.
+///
+/// Safety: `oy + R ≤ out_h`; the plane is `hp × wpl` as in [`dwconv_i16_8`], so plane rows
+/// `oy·stride_h + R − 1 + KH − 1 < hp` and the columns every block reads exist; `op` holds
+/// `out_h × out_w` elements.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn dw_block<const KH: usize, const KW: usize, const SW: usize>(
+unsafe fn dw_rows<const KH: usize, const KW: usize, const SW: usize, const R: usize>(
+    pp: *const i16,
+    op: *mut i32,
+    wpl: usize,
+    stride_h: usize,
+    oy: usize,
+    out_w: usize,
+    wv: &[v128; 15],
+) {
+    let rows = pp.add(oy * stride_h * wpl);
+    let orow = op.add(oy * out_w);
+    if out_w < 8 {
+        let acc = dw_block::<KH, KW, SW, R>(rows, wpl, 0, wv);
+        for (k, &(lo, hi)) in acc.iter().enumerate() {
+            store_partial(orow.add(k * out_w), lo, hi, out_w);
+        }
+        return;
+    }
+    let mut ox = 0;
+    loop {
+        let acc = dw_block::<KH, KW, SW, R>(rows, wpl, ox, wv);
+        for (k, &(lo, hi)) in acc.iter().enumerate() {
+            store(orow.add(k * out_w + ox), lo);
+            store(orow.add(k * out_w + ox + 4), hi);
+        }
+        if ox + 8 == out_w {
+            break;
+        }
+        // The last block ends at out_w, overlapping the one before where out_w % 8 ≠ 0.
+        ox = (ox + 8).min(out_w - 8);
+    }
+}
+
+/// Output pixels `ox..ox + 8` of `R` consecutive output rows: `rows` points at the plane
+/// row of the first one's filter row 0 (see [`dwconv_i16_8`]; `R > 1`: stride 1 only);
+/// `wv[ty·np + p]` is the weight pair of taps `(ty, 2p)`, `(ty, 2p + 1)`.
+#[inline(always)]
+unsafe fn dw_block<const KH: usize, const KW: usize, const SW: usize, const R: usize>(
     rows: *const i16,
     wpl: usize,
     ox: usize,
     wv: &[v128; 15],
-) -> (v128, v128) {
+) -> [(v128, v128); R] {
     let np = KW.div_ceil(2);
-    let (mut a, mut b) = (i32x4_splat(0), i32x4_splat(0));
-    for ty in 0..KH {
-        let r = rows.add(ty * wpl + SW * ox);
+    let mut acc = [(i32x4_splat(0), i32x4_splat(0)); R];
+    for iy in 0..KH + R - 1 {
+        let r = rows.add(iy * wpl + SW * ox);
         for p in 0..np {
-            let wp = wv[ty * np + p];
-            a = mac(a, load(r.add(2 * p)), wp);
-            b = mac(b, load(r.add(2 * p + if SW == 1 { 1 } else { 8 })), wp);
+            let va = load(r.add(2 * p));
+            let vb = load(r.add(2 * p + if SW == 1 { 1 } else { 8 }));
+            for (k, (a, b)) in acc.iter_mut().enumerate() {
+                if iy >= k && iy - k < KH {
+                    let wp = wv[(iy - k) * np + p];
+                    *a = mac(*a, va, wp);
+                    *b = mac(*b, vb, wp);
+                }
+            }
         }
     }
     if SW == 1 {
         // a: pixels ox, ox + 2, ox + 4, ox + 6; b: the odd ones.
-        (i32x4_shuffle::<0, 4, 1, 5>(a, b), i32x4_shuffle::<2, 6, 3, 7>(a, b))
-    } else {
-        (a, b)
+        for (a, b) in acc.iter_mut() {
+            (*a, *b) = (i32x4_shuffle::<0, 4, 1, 5>(*a, *b), i32x4_shuffle::<2, 6, 3, 7>(*a, *b));
+        }
     }
+    acc
 }
 
 /// Stores the first `n < 8` lanes of `lo`, `hi` (pixels 0..4, 4..8) at `dst`.
