@@ -63,9 +63,9 @@ impl GemmBench {
     }
 
     /// Runs one kernel once: `dense`, `sparse` (the dispatching [`super::gemm`], i.e. the
-    /// simd128 kernels), `scalar_dense` or `scalar_sparse`. Returns whether the output equals
-    /// the scalar dense product.
-    pub fn run(&mut self, kind: &str) -> Result<bool, JsError> {
+    /// simd128 kernels), `scalar_dense` or `scalar_sparse`. [`GemmBench::matches`] checks
+    /// the output, outside the timed call.
+    pub fn run(&mut self, kind: &str) -> Result<(), JsError> {
         match (kind, &self.dense, &self.sparse) {
             ("dense", d, _) => super::gemm(d, &self.x, self.p, &mut self.out)?,
             ("sparse", _, s) => super::gemm(s, &self.x, self.p, &mut self.out)?,
@@ -77,7 +77,12 @@ impl GemmBench {
             }
             _ => return Err(JsError::new(&format!("unknown kernel {kind}"))),
         }
-        Ok(self.out == self.check)
+        Ok(())
+    }
+
+    /// Whether the last output equals the scalar dense product.
+    pub fn matches(&self) -> bool {
+        self.out == self.check
     }
 
     /// Multiply-accumulates of the dense product (`rows · cols · p`).
@@ -130,15 +135,21 @@ impl DepthwiseBench {
         DepthwiseBench { w: wts, x, g, out: vec![0; channels * g.pixels()], check }
     }
 
-    /// `simd` (the dispatching [`super::depthwise`]) or `scalar`; returns whether the output
-    /// equals the scalar reference's.
-    pub fn run(&mut self, kind: &str) -> Result<bool, JsError> {
+    /// `simd` (the dispatching [`super::depthwise`]) or `scalar`. [`DepthwiseBench::matches`]
+    /// checks the output, outside the timed call (the comparison, a byte loop in wasm, costs
+    /// about as much as a 3×3 layer).
+    pub fn run(&mut self, kind: &str) -> Result<(), JsError> {
         match kind {
             "simd" => super::depthwise(&self.w, &self.x, &self.g, &mut self.out)?,
             "scalar" => scalar::depthwise(&self.w, &self.x, &self.g, &mut self.out),
             _ => return Err(JsError::new(&format!("unknown kernel {kind}"))),
         }
-        Ok(self.out == self.check)
+        Ok(())
+    }
+
+    /// Whether the last output equals the scalar reference's.
+    pub fn matches(&self) -> bool {
+        self.out == self.check
     }
 
     pub fn macs(&self) -> f64 {
