@@ -13,6 +13,7 @@ export CARGO_TERM_COLOR ?= never
 WASM_TARGET   := wasm32-unknown-unknown
 WASM_RUSTFLAGS := -C target-feature=+simd128
 WBG_VERSION   := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+CRATE_VERSION := $(shell awk -F'"' '/^version = / { print $$2; exit }' Cargo.toml)
 PORT          ?= 8080
 FUZZ_SECONDS  ?= 600
 FUZZ_TARGETS  := container_read huffman_decode huffman_roundtrip
@@ -46,6 +47,8 @@ wasm: tools
 	RUSTFLAGS="$(WASM_RUSTFLAGS)" cargo build --locked --lib --release --target $(WASM_TARGET)
 	wasm-bindgen --target web --out-dir pkg --out-name slimscan \
 		$(CARGO_TARGET_DIR)/$(WASM_TARGET)/release/slimscan.wasm
+	@printf '{\n  "name": "slimscan",\n  "version": "%s",\n  "description": "slimscan engine: compressed (.slim) and ONNX models in WebAssembly",\n  "license": "MIT OR Apache-2.0",\n  "type": "module",\n  "main": "slimscan.js",\n  "types": "slimscan.d.ts",\n  "files": ["slimscan.js", "slimscan.d.ts", "slimscan_bg.wasm", "slimscan_bg.wasm.d.ts"],\n  "sideEffects": ["./snippets/*"]\n}\n' \
+		"$(CRATE_VERSION)" > pkg/package.json
 	@ls -l pkg/slimscan_bg.wasm
 
 cli:
