@@ -229,3 +229,39 @@ pub fn ints_attr(name: &str, values: &[i64]) -> pb::AttributeProto {
         ..Default::default()
     }
 }
+
+/// One dimension of a graph input or output as the model declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeclaredDim {
+    Fixed(i64),
+    Named(String),
+    Unknown,
+}
+
+/// The declared dimensions of a tensor-typed value (empty when it has no shape).
+pub fn declared_dims(vi: &pb::ValueInfoProto) -> Vec<DeclaredDim> {
+    use pb::tensor_shape_proto::dimension::Value;
+    match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(pb::type_proto::Value::TensorType(t)) => t
+            .shape
+            .as_ref()
+            .map(|s| {
+                s.dim
+                    .iter()
+                    .map(|d| match &d.value {
+                        Some(Value::DimValue(v)) => DeclaredDim::Fixed(*v),
+                        Some(Value::DimParam(p)) => DeclaredDim::Named(p.clone()),
+                        None => DeclaredDim::Unknown,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// The graph inputs that are not initializers (the values a caller must feed).
+pub fn fed_inputs(g: &pb::GraphProto) -> Vec<&pb::ValueInfoProto> {
+    let inits: std::collections::HashSet<&str> = g.initializer.iter().map(|t| t.name.as_str()).collect();
+    g.input.iter().filter(|i| !inits.contains(i.name.as_str())).collect()
+}

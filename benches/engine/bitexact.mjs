@@ -6,6 +6,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readNpy } from '../../tests/wasm/npy.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const [modelPath, dump] = process.argv.slice(2);
@@ -14,16 +15,6 @@ if (!modelPath || !dump) {
   process.exit(2);
 }
 
-function readNpy(buf) {
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const major = buf[6];
-  const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
-  const start = major === 1 ? 10 : 12;
-  const header = new TextDecoder().decode(buf.subarray(start, start + headerLen));
-  if (!header.includes("'<f4'")) throw new Error(`not little-endian f32: ${header}`);
-  const shape = header.match(/'shape': \(([^)]*)\)/)[1].split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  return { shape, data: new Float32Array(buf.slice(start + headerLen).buffer) };
-}
 
 const mod = await import(path.join(root, 'pkg', 'slimscan.js'));
 await mod.default({ module_or_path: readFileSync(path.join(root, 'pkg', 'slimscan_bg.wasm')) });

@@ -140,29 +140,17 @@ fn floats(v: Option<&serde_json::Value>, key: &str, default: &[f32]) -> Result<V
 /// Reads the model's single graph input (initializers excluded) and the manifest.
 pub fn input_spec(model: &pb::ModelProto, manifest: Option<&serde_json::Value>) -> Result<InputSpec> {
     let g = model.graph.as_ref().ok_or_else(|| calib_err("model has no graph"))?;
-    let inits: std::collections::HashSet<&str> = g.initializer.iter().map(|t| t.name.as_str()).collect();
-    let inputs: Vec<&pb::ValueInfoProto> =
-        g.input.iter().filter(|i| !inits.contains(i.name.as_str())).collect();
+    let inputs = crate::onnx::fed_inputs(g);
     let [input] = inputs[..] else {
         return Err(calib_err(format!("the model has {} inputs; calibration supports one", inputs.len())));
     };
-    use pb::tensor_shape_proto::dimension::Value;
-    let dims: Vec<Option<usize>> = match input.r#type.as_ref().and_then(|t| t.value.as_ref()) {
-        Some(pb::type_proto::Value::TensorType(t)) => t
-            .shape
-            .as_ref()
-            .map(|s| {
-                s.dim
-                    .iter()
-                    .map(|d| match d.value {
-                        Some(Value::DimValue(v)) if v > 0 => Some(v as usize),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        _ => vec![],
-    };
+    let dims: Vec<Option<usize>> = crate::onnx::declared_dims(input)
+        .into_iter()
+        .map(|d| match d {
+            crate::onnx::DeclaredDim::Fixed(v) if v > 0 => Some(v as usize),
+            _ => None,
+        })
+        .collect();
     let get = |k: &str| manifest.and_then(|m| m.get(k));
     if dims.len() != 4 {
         return Err(calib_err(format!(

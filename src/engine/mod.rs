@@ -119,26 +119,18 @@ fn ports(names: impl Iterator<Item = (String, Vec<String>)>) -> Vec<Port> {
     names.map(|(name, shape)| Port { name, shape }).collect()
 }
 
-fn value_info_ports(v: &[pb::ValueInfoProto]) -> Vec<(String, Vec<String>)> {
-    v.iter()
+fn value_info_ports<'a>(v: impl IntoIterator<Item = &'a pb::ValueInfoProto>) -> Vec<(String, Vec<String>)> {
+    use crate::onnx::DeclaredDim;
+    v.into_iter()
         .map(|vi| {
-            let dims = match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
-                Some(pb::type_proto::Value::TensorType(t)) => t
-                    .shape
-                    .as_ref()
-                    .map(|s| {
-                        s.dim
-                            .iter()
-                            .map(|d| match &d.value {
-                                Some(pb::tensor_shape_proto::dimension::Value::DimValue(v)) => v.to_string(),
-                                Some(pb::tensor_shape_proto::dimension::Value::DimParam(p)) => p.clone(),
-                                None => "?".into(),
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                None => Vec::new(),
-            };
+            let dims = crate::onnx::declared_dims(vi)
+                .into_iter()
+                .map(|d| match d {
+                    DeclaredDim::Fixed(v) => v.to_string(),
+                    DeclaredDim::Named(p) => p,
+                    DeclaredDim::Unknown => "?".into(),
+                })
+                .collect();
             (vi.name.clone(), dims)
         })
         .collect()
@@ -179,7 +171,7 @@ impl Model {
         graph::resolve_external(g, &mut tensors)?;
         let fused = graph::fuse_activations(g);
         let f32_bytes = f32_initializer_bytes(g);
-        let inputs = value_info_ports(&inputs_without_initializers(g));
+        let inputs = value_info_ports(crate::onnx::fed_inputs(g));
         let outputs = value_info_ports(&g.output);
         // Only int8 tensors are left for the builders; any f32 one left over is unreferenced.
         tensors.retain(|_, t| !matches!(t.data, TensorData::F32(_)));
@@ -201,7 +193,7 @@ impl Model {
             kind: ModelKind::Onnx,
             file_bytes: bytes.len(),
             original_bytes: Some(bytes.len() as u64),
-            inputs: ports(value_info_ports(&inputs_without_initializers(g)).into_iter()),
+            inputs: ports(value_info_ports(crate::onnx::fed_inputs(g)).into_iter()),
             outputs: ports(value_info_ports(&g.output).into_iter()),
             slim_layers: 0,
             sparse_layers: 0,
@@ -334,11 +326,6 @@ impl Model {
             })
             .collect()
     }
-}
-
-fn inputs_without_initializers(g: &pb::GraphProto) -> Vec<pb::ValueInfoProto> {
-    let inits: std::collections::HashSet<&str> = g.initializer.iter().map(|t| t.name.as_str()).collect();
-    g.input.iter().filter(|i| !inits.contains(i.name.as_str())).cloned().collect()
 }
 
 /// Serialises an ONNX model (used by tests building graphs in code).

@@ -6,23 +6,12 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { loadSlimscan } from './load.mjs';
+import { readNpy } from './npy.mjs';
 
 const slim = await loadSlimscan();
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures');
 const bytes = (name) => new Uint8Array(readFileSync(path.join(fixtures, name)));
 
-/** Minimal .npy reader for the little-endian f32 arrays our tools write. */
-function readNpy(buf) {
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const major = buf[6];
-  const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
-  const start = major === 1 ? 10 : 12;
-  const header = new TextDecoder().decode(buf.subarray(start, start + headerLen));
-  assert.match(header, /'descr': '<f4'/);
-  const shape = header.match(/'shape': \(([^)]*)\)/)[1].split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  const data = new Float32Array(buf.slice(start + headerLen).buffer);
-  return { shape, data };
-}
 
 const input = readNpy(bytes('input.npy'));
 
