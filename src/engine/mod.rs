@@ -147,10 +147,20 @@ fn f32_initializer_bytes(g: &pb::GraphProto) -> usize {
 impl Model {
     /// Loads a `.slim` file or a plain ONNX model (told apart by the `.slim` magic).
     pub fn load(bytes: &[u8]) -> Result<Model> {
+        if bytes.is_empty() {
+            return Err(Error::Model(
+                "the model is empty (0 bytes): neither a .slim nor an ONNX file".into(),
+            ));
+        }
         if bytes.starts_with(&format::MAGIC) {
             Self::load_slim(bytes, &Limits::default())
         } else {
-            Self::load_onnx(bytes)
+            Self::load_onnx(bytes).map_err(|e| match e {
+                Error::Onnx(msg) => Error::Model(format!(
+                    "not a .slim file (it does not start with the .slim magic) and not a usable ONNX model: {msg}"
+                )),
+                other => other,
+            })
         }
     }
 

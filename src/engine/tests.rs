@@ -346,7 +346,8 @@ mod with_compressor {
         let err = Model::load(&flipped).unwrap_err().to_string();
         assert!(err.contains("CRC") || err.contains("crc") || err.contains("checksum"), "{err}");
         let err = Model::load(b"definitely not a model").unwrap_err().to_string();
-        assert!(err.contains("ONNX"), "{err}");
+        assert!(err.contains("not a .slim file") && err.contains("ONNX"), "{err}");
+        assert!(Model::load(b"").unwrap_err().to_string().contains("empty"));
     }
 
     #[test]
