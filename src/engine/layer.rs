@@ -14,8 +14,16 @@ struct Scratch {
     xt: Vec<i16>,
     cols: Vec<i16>,
     acc: Vec<i32>,
+    band_acc: Vec<i32>,
     tmp: Vec<f32>,
 }
+
+/// Most elements of an im2col buffer (i16): 2^21 = 4 MiB. Tests use a tiny budget so that
+/// their small convolutions run band by band too.
+#[cfg(not(test))]
+const IM2COL_BUDGET: usize = 1 << 21;
+#[cfg(test)]
+const IM2COL_BUDGET: usize = 200;
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
@@ -257,7 +265,17 @@ impl SlimLayer {
             match &self.kind {
                 LayerKind::Conv(spec) => {
                     let bias = self.channel_bias(bias, 1.0)?;
-                    self.conv(spec, xq, shape, &scales, bias.as_deref(), &mut sc.cols, &mut sc.acc, &mut out)
+                    self.conv(
+                        spec,
+                        xq,
+                        shape,
+                        &scales,
+                        bias.as_deref(),
+                        &mut sc.cols,
+                        &mut sc.acc,
+                        &mut sc.band_acc,
+                        &mut out,
+                    )
                 }
                 LayerKind::Gemm { trans_a, alpha, beta } => {
                     let (m, k) = if *trans_a { (shape[1], shape[0]) } else { (shape[0], shape[1]) };
@@ -392,6 +410,7 @@ impl SlimLayer {
         bias: Option<&[f32]>,
         cols: &mut Vec<i16>,
         acc: &mut Vec<i32>,
+        band_acc: &mut Vec<i32>,
         out: &mut [f32],
     ) -> Result<()> {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3]);
@@ -419,14 +438,31 @@ impl SlimLayer {
                         && geom.out_w == w;
                     for (gi, wg) in groups.iter().enumerate() {
                         let xg = &img[gi * cg * h * w..(gi + 1) * cg * h * w];
-                        let src: &[i16] = if pointwise {
-                            xg
-                        } else {
+                        let acc_g = &mut acc[gi * og * p..(gi + 1) * og * p];
+                        if pointwise {
+                            kernels::gemm(wg, xg, p, acc_g)?;
+                            continue;
+                        }
+                        // Unfold a band of output rows at a time: a full im2col of a
+                        // 640×640 detector layer would take tens of megabytes.
+                        let band = (IM2COL_BUDGET / (geom.patch_len() * geom.out_w).max(1)).max(1);
+                        if band >= geom.out_h {
                             let cols = room(cols, geom.patch_len() * p);
                             kernels::im2col(xg, &geom, cols)?;
-                            cols
-                        };
-                        kernels::gemm(wg, src, p, &mut acc[gi * og * p..(gi + 1) * og * p])?;
+                            kernels::gemm(wg, cols, p, acc_g)?;
+                            continue;
+                        }
+                        for y0 in (0..geom.out_h).step_by(band) {
+                            let y1 = (y0 + band).min(geom.out_h);
+                            let pc = (y1 - y0) * geom.out_w;
+                            let cols = room(cols, geom.patch_len() * pc);
+                            kernels::im2col_rows(xg, &geom, y0, y1, cols)?;
+                            let part = room(band_acc, og * pc);
+                            kernels::gemm(wg, cols, pc, part)?;
+                            for (r, row) in part.chunks_exact(pc).enumerate() {
+                                acc_g[r * p + y0 * geom.out_w..][..pc].copy_from_slice(row);
+                            }
+                        }
                     }
                 }
             }

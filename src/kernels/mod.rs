@@ -355,10 +355,19 @@ pub fn depthwise(w: &DepthwiseWeights, x: &[i16], g: &ConvGeometry, out: &mut [i
 /// Unfolds `x` (`channels × h × w`) into the `patch_len × pixels` matrix whose column `p`
 /// holds the window of output pixel `p` (zeros where it covers padding).
 pub fn im2col(x: &[i16], g: &ConvGeometry, out: &mut [i16]) -> Result<()> {
+    im2col_rows(x, g, 0, g.out_h, out)
+}
+
+/// [`im2col`] for the output rows `y0..y1` only (`out` is `patch_len × (y1 − y0)·out_w`), so
+/// a large convolution can be unfolded a band of rows at a time.
+pub fn im2col_rows(x: &[i16], g: &ConvGeometry, y0: usize, y1: usize, out: &mut [i16]) -> Result<()> {
     g.validate()?;
+    if y0 > y1 || y1 > g.out_h {
+        return Err(invalid(format!("im2col rows {y0}..{y1} of {}", g.out_h)));
+    }
     check_len("im2col input", x.len(), Some(g.channels * g.h * g.w))?;
-    check_len("im2col output", out.len(), g.patch_len().checked_mul(g.pixels()))?;
-    scalar::im2col(x, g, out);
+    check_len("im2col output", out.len(), g.patch_len().checked_mul((y1 - y0) * g.out_w))?;
+    scalar::im2col_rows(x, g, y0, y1, out);
     Ok(())
 }
 

@@ -76,13 +76,18 @@ pub fn depthwise(w: &DepthwiseWeights, x: &[i16], g: &ConvGeometry, out: &mut [i
 }
 
 pub fn im2col(x: &[i16], g: &ConvGeometry, out: &mut [i16]) {
-    let p = g.pixels();
+    im2col_rows(x, g, 0, g.out_h, out);
+}
+
+/// [`im2col`] for output rows `y0..y1` only: `out` is `patch_len × ((y1 − y0) · out_w)`.
+pub fn im2col_rows(x: &[i16], g: &ConvGeometry, y0: usize, y1: usize, out: &mut [i16]) {
+    let p = (y1 - y0) * g.out_w;
     for c in 0..g.channels {
         for ty in 0..g.kh {
             for tx in 0..g.kw {
                 let row = &mut out[((c * g.kh + ty) * g.kw + tx) * p..][..p];
-                for oy in 0..g.out_h {
-                    let dst = &mut row[oy * g.out_w..(oy + 1) * g.out_w];
+                for oy in y0..y1 {
+                    let dst = &mut row[(oy - y0) * g.out_w..(oy - y0 + 1) * g.out_w];
                     match tap(oy, ty, g.stride_h, g.dilation_h, g.pad_top, g.h) {
                         None => dst.fill(0),
                         Some(iy) => {
