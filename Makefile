@@ -87,9 +87,11 @@ test-browser: wasm browser-tools
 
 # The kernel tests of src/kernels/tests.rs compiled for wasm32 with simd128, so they run the
 # wasm_simd kernels, in Node through wasm-bindgen-test-runner (from wasm-bindgen-cli).
+# Without default features: the kernels do not need the engine, and skipping tract saves a
+# debug build of it for wasm32 on a cold cache.
 test-wasm-kernels: tools
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner RUSTFLAGS="$(WASM_RUSTFLAGS)" \
-		cargo test --locked --target $(WASM_TARGET) --lib kernels
+		cargo test --locked --target $(WASM_TARGET) --lib --no-default-features kernels
 
 ## Benchmarks and fuzzing -----------------------------------------------------------------------
 

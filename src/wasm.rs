@@ -1,6 +1,7 @@
 //! `#[wasm_bindgen]` bindings only: type conversion and `Result<_, JsError>`. Everything they
 //! call is plain Rust API, tested natively.
 
+#[cfg(feature = "engine")]
 use crate::engine::{self, F32Tensor};
 use crate::format::{self, Limits};
 use crate::huffman::{self, Decoder};
@@ -28,12 +29,14 @@ pub fn wasm_memory_bytes() -> usize {
 
 /// A model ready to run: a `.slim` file (compressed layers on the int8 kernels) or a plain
 /// ONNX model (tract f32).
+#[cfg(feature = "engine")]
 #[wasm_bindgen]
 pub struct Model {
     inner: engine::Model,
     output_shape: Vec<u32>,
 }
 
+#[cfg(feature = "engine")]
 #[wasm_bindgen]
 impl Model {
     /// Loads a model from its bytes. Throws an `Error` saying what is wrong with a corrupt,
