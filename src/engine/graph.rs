@@ -55,6 +55,104 @@ pub fn resolve_external(g: &mut pb::GraphProto, tensors: &mut HashMap<String, Te
     Ok(bytes)
 }
 
+/// Folds a per-channel constant `Add` that follows a `SlimConv` or `SlimGemm` into its bias
+/// (exporters such as Paddle's write the bias that way), so that an activation after it can be
+/// folded too. `out_channels` gives each Slim node's weight tensor's output channels. Returns
+/// how many were folded.
+pub fn fold_bias_adds(g: &mut pb::GraphProto, out_channels: &HashMap<String, usize>) -> usize {
+    let graph_outputs: HashSet<String> = g.output.iter().map(|o| o.name.clone()).collect();
+    let mut folded = 0;
+    loop {
+        let Some((slim, add, bias, new_output)) = find_bias_add(g, &graph_outputs, out_channels) else {
+            break;
+        };
+        let name = format!("{}.slimscan_bias", g.node[slim].name.clone() + &g.node[slim].output[0]);
+        let n = bias.len();
+        g.initializer.push(onnx::f32_tensor(&name, &[n], &bias));
+        let node = &mut g.node[slim];
+        node.input.truncate(1);
+        node.input.push(name);
+        node.output = vec![new_output];
+        g.node.remove(add);
+        folded += 1;
+    }
+    folded
+}
+
+/// A Slim node whose only consumer is `Add(out, C)` with `C` a constant of one value per output
+/// channel: (Slim index, Add index, the summed bias, the Add's output).
+fn find_bias_add(
+    g: &pb::GraphProto,
+    graph_outputs: &HashSet<String>,
+    out_channels: &HashMap<String, usize>,
+) -> Option<(usize, usize, Vec<f32>, String)> {
+    let inits: HashMap<&str, &pb::TensorProto> = g.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
+    let consumers = consumer_index(g);
+    for (i, n) in g.node.iter().enumerate() {
+        let conv = match n.op_type.as_str() {
+            "SlimConv" => true,
+            "SlimGemm" => false,
+            _ => continue,
+        };
+        if n.domain != onnx::SLIM_DOMAIN || onnx::attr(n, ACTIVATION_ATTR).is_some() || n.output.len() != 1 {
+            continue;
+        }
+        let out = n.output[0].as_str();
+        let Some(&o) = onnx::attr(n, "weight")
+            .and_then(|a| std::str::from_utf8(&a.s).ok())
+            .and_then(|w| out_channels.get(w))
+        else {
+            continue;
+        };
+        let &[c] = consumers.get(out).map(Vec::as_slice).unwrap_or(&[]) else { continue };
+        let add = &g.node[c];
+        if graph_outputs.contains(out)
+            || add.op_type != "Add"
+            || !is_default_domain(add)
+            || add.input.len() != 2
+        {
+            continue;
+        }
+        let Some(other) = add.input.iter().find(|x| x.as_str() != out) else { continue };
+        let Some(t) = inits.get(other.as_str()) else { continue };
+        let Ok(dims) = onnx::dims(t) else { continue };
+        // Broadcasts one value per channel: [O] / [1, O] for Gemm, [O, 1, 1] / [1, O, 1, 1] for Conv.
+        let ok_shape = if conv {
+            matches!(dims[..], [d, 1, 1] | [1, d, 1, 1] if d == o)
+        } else {
+            matches!(dims[..], [d] | [1, d] if d == o)
+        };
+        let Ok(values) = onnx::tensor_f32(t) else { continue };
+        if !ok_shape || values.len() != o || add.output.len() != 1 {
+            continue;
+        }
+        let old = match n.input.get(1).filter(|b| !b.is_empty()) {
+            Some(b) => match inits.get(b.as_str()).and_then(|t| onnx::tensor_f32(t).ok()) {
+                Some(v) if v.len() == o => v,
+                _ => continue,
+            },
+            None => vec![0.0; o],
+        };
+        let summed = old.iter().zip(&values).map(|(a, b)| a + b).collect();
+        return Some((i, c, summed, add.output[0].clone()));
+    }
+    None
+}
+
+fn is_default_domain(n: &pb::NodeProto) -> bool {
+    n.domain.is_empty() || n.domain == "ai.onnx"
+}
+
+fn consumer_index(g: &pb::GraphProto) -> HashMap<&str, Vec<usize>> {
+    let mut consumers: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, n) in g.node.iter().enumerate() {
+        for inp in &n.input {
+            consumers.entry(inp.as_str()).or_default().push(i);
+        }
+    }
+    consumers
+}
+
 /// A scalar f32 initializer's value.
 fn scalar(inits: &HashMap<&str, &pb::TensorProto>, name: &str) -> Option<f32> {
     let t = inits.get(name)?;
@@ -102,13 +200,8 @@ fn find_fusable(
     graph_outputs: &HashSet<String>,
 ) -> Option<(usize, Fused, Vec<usize>, String)> {
     let inits: HashMap<&str, &pb::TensorProto> = g.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
-    let mut consumers: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, n) in g.node.iter().enumerate() {
-        for inp in &n.input {
-            consumers.entry(inp.as_str()).or_default().push(i);
-        }
-    }
-    let is_default = |n: &pb::NodeProto| n.domain.is_empty() || n.domain == "ai.onnx";
+    let consumers = consumer_index(g);
+    let is_default = is_default_domain;
     for (i, n) in g.node.iter().enumerate() {
         if n.domain != onnx::SLIM_DOMAIN || onnx::attr(n, ACTIVATION_ATTR).is_some() || n.output.len() != 1 {
             continue;
@@ -149,6 +242,11 @@ fn find_fusable(
                 };
                 return Some((i, act, vec![*c], user.output[0].clone()));
             }
+            [a, b] if decomposed_hardswish(g, &inits, &consumers, graph_outputs, out, *a, *b).is_some() => {
+                let (remove, output) =
+                    decomposed_hardswish(g, &inits, &consumers, graph_outputs, out, *a, *b)?;
+                return Some((i, Fused::HardSwish, remove, output));
+            }
             [a, b] => {
                 // x · HardSigmoid(x) with alpha = 1/6, beta = 1/2 is HardSwish.
                 let (hs, mul) = if g.node[*a].op_type == "HardSigmoid" { (*a, *b) } else { (*b, *a) };
@@ -177,4 +275,57 @@ fn find_fusable(
         }
     }
     None
+}
+
+/// `Div(Mul(x, Clip(Add(x, 3), 0, 6)), 6)` (or the Mul's operands swapped, or `Mul` by 1/6
+/// for the Div) is HardSwish; `a` and `b` are the two consumers of `x`. Returns the nodes to
+/// remove and the last one's output.
+fn decomposed_hardswish(
+    g: &pb::GraphProto,
+    inits: &HashMap<&str, &pb::TensorProto>,
+    consumers: &HashMap<&str, Vec<usize>>,
+    graph_outputs: &HashSet<String>,
+    x: &str,
+    a: usize,
+    b: usize,
+) -> Option<(Vec<usize>, String)> {
+    let (add_i, mul_i) = if g.node[a].op_type == "Add" { (a, b) } else { (b, a) };
+    let (add, mul) = (&g.node[add_i], &g.node[mul_i]);
+    let other = |n: &pb::NodeProto, this: &str| -> Option<String> {
+        (n.input.len() == 2 && n.input.iter().any(|v| v == this))
+            .then(|| n.input.iter().find(|v| v.as_str() != this).cloned())
+            .flatten()
+    };
+    let single = |name: &str| -> Option<usize> {
+        match consumers.get(name).map(Vec::as_slice) {
+            Some(&[c]) if !graph_outputs.contains(name) => Some(c),
+            _ => None,
+        }
+    };
+    let near = |v: Option<f32>, want: f32| v.is_some_and(|v| (v - want).abs() < 1e-6);
+    if add.op_type != "Add" || mul.op_type != "Mul" || !is_default_domain(add) || !is_default_domain(mul) {
+        return None;
+    }
+    if !near(scalar(inits, &other(add, x)?), 3.0) {
+        return None;
+    }
+    let add_out = add.output.first()?;
+    let clip_i = single(add_out)?;
+    let clip = &g.node[clip_i];
+    let bound = |ix: usize| clip.input.get(ix).filter(|s| !s.is_empty()).and_then(|n| scalar(inits, n));
+    if clip.op_type != "Clip" || !near(bound(1), 0.0) || !near(bound(2), 6.0) {
+        return None;
+    }
+    let clip_out = clip.output.first()?;
+    if single(clip_out)? != mul_i || other(mul, x)? != *clip_out {
+        return None;
+    }
+    let div_i = single(mul.output.first()?)?;
+    let div = &g.node[div_i];
+    let k = scalar(inits, &other(div, mul.output.first()?)?);
+    let scaled = (div.op_type == "Div" && near(k, 6.0)) || (div.op_type == "Mul" && near(k, 1.0 / 6.0));
+    if !scaled || !is_default_domain(div) || div.input.first() != mul.output.first() && div.op_type == "Div" {
+        return None;
+    }
+    Some((vec![add_i, clip_i, mul_i, div_i], div.output.first()?.clone()))
 }

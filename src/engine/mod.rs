@@ -179,6 +179,12 @@ impl Model {
             file.tensors.into_iter().map(|t| (t.name.clone(), t)).collect();
         let g = proto.graph.as_mut().ok_or_else(|| Error::Model("GRPH holds no graph".into()))?;
         graph::resolve_external(g, &mut tensors)?;
+        let out_channels: HashMap<String, usize> = tensors
+            .iter()
+            .filter(|(_, t)| !matches!(t.data, TensorData::F32(_)))
+            .filter_map(|(n, t)| t.dims.first().map(|&o| (n.clone(), o)))
+            .collect();
+        graph::fold_bias_adds(g, &out_channels);
         let fused = graph::fuse_activations(g);
         let f32_bytes = f32_initializer_bytes(g);
         let inputs = value_info_ports(crate::onnx::fed_inputs(g));

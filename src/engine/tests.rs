@@ -333,6 +333,54 @@ mod with_compressor {
         assert_eq!(y[0].data[..4], y[0].data[4..], "both batch items are the same image");
     }
 
+    /// Paddle-style export: Conv without bias → Add(per-channel constant) → HardSwish written
+    /// as Div(Mul(x, Clip(Add(x, 3), 0, 6)), 6).
+    #[test]
+    fn paddle_bias_add_and_decomposed_hardswish_fold_into_the_layer() {
+        use crate::compress::sample::{model_bytes, node, value_info};
+        use crate::onnx::{f32_tensor, ints_attr};
+        let mut r = SplitMix64::new(21);
+        let scalar = |name: &str, v: f32| f32_tensor(name, &[], &[v]);
+        let g = pb::GraphProto {
+            name: "paddle_like".into(),
+            node: vec![
+                node(
+                    "Conv",
+                    "conv",
+                    &["input", "w"],
+                    &["c"],
+                    vec![ints_attr("kernel_shape", &[3, 3]), ints_attr("pads", &[1, 1, 1, 1])],
+                ),
+                node("Add", "bias", &["c", "b"], &["x"], vec![]),
+                node("Add", "plus3", &["x", "three"], &["x3"], vec![]),
+                node("Clip", "clip", &["x3", "zero", "six"], &["cl"], vec![]),
+                node("Mul", "mul", &["x", "cl"], &["m"], vec![]),
+                node("Div", "div", &["m", "six"], &["y"], vec![]),
+                node("GlobalAveragePool", "pool", &["y"], &["output"], vec![]),
+            ],
+            initializer: vec![
+                f32_tensor("w", &[8, 3, 3, 3], &r.uniform_vec(216, 0.5)),
+                f32_tensor("b", &[1, 8, 1, 1], &r.uniform_vec(8, 1.0)),
+                scalar("three", 3.0),
+                scalar("zero", 0.0),
+                scalar("six", 6.0),
+            ],
+            input: vec![value_info("input", &TINY_INPUT)],
+            output: vec![value_info("output", &[1, 8, 1, 1])],
+            ..Default::default()
+        };
+        let onnx = model_bytes(g, 13);
+        let mut original = Model::load(&onnx).unwrap();
+        let mut compressed = Model::load(&slim(&onnx, &Options::default())).unwrap();
+        assert_eq!(compressed.info().fused_activations, 1, "{:?}", compressed.info());
+        for seed in 0..4 {
+            let a = original.run(vec![input(seed)]).unwrap();
+            let b = compressed.run(vec![input(seed)]).unwrap();
+            let cos = cosine(&a[0].data, &b[0].data);
+            assert!(cos > 0.999, "seed {seed}: cosine {cos}: {:?} vs {:?}", a[0].data, b[0].data);
+        }
+    }
+
     #[test]
     fn corrupt_or_truncated_files_are_errors() {
         let bytes = slim(&tiny_cnn(14), &Options::default());
