@@ -62,10 +62,7 @@ pub fn resolve_external(g: &mut pb::GraphProto, tensors: &mut HashMap<String, Te
 pub fn fold_bias_adds(g: &mut pb::GraphProto, out_channels: &HashMap<String, usize>) -> usize {
     let graph_outputs: HashSet<String> = g.output.iter().map(|o| o.name.clone()).collect();
     let mut folded = 0;
-    loop {
-        let Some((slim, add, bias, new_output)) = find_bias_add(g, &graph_outputs, out_channels) else {
-            break;
-        };
+    while let Some((slim, add, bias, new_output)) = find_bias_add(g, &graph_outputs, out_channels) {
         let name = format!("{}.slimscan_bias", g.node[slim].name.clone() + &g.node[slim].output[0]);
         let n = bias.len();
         g.initializer.push(onnx::f32_tensor(&name, &[n], &bias));
