@@ -18,12 +18,13 @@ PORT          ?= 8080
 FUZZ_SECONDS  ?= 600
 FUZZ_TARGETS  := container_read huffman_decode huffman_roundtrip
 
-.PHONY: help run test tools wasm cli test-native test-wasm test-wasm-kernels test-browser browser-tools lint bench bench-huffman bench-kernels bench-engine fuzz clean
+.PHONY: help run test tools wasm cli models test-native test-wasm test-wasm-kernels test-browser browser-tools lint bench bench-huffman bench-kernels bench-engine fuzz clean
 
 help:
 	@echo "make run            build the wasm package and serve the app on http://localhost:$(PORT)"
 	@echo "make test           everything CI runs (native tests, lint, wasm build, wasm tests in Node)"
 	@echo "make wasm           build the wasm package into pkg/"
+	@echo "make models         fetch PP-OCRv4 (PyPI wheel, SHA-256 checked) into models/ and compress it"
 	@echo "make bench-huffman  Huffman decode speed: native (criterion) vs wasm in Node"
 	@echo "make bench-kernels  integer kernels in wasm (Node): dense vs sparse GEMM, break-even, depthwise"
 	@echo "make bench-engine   engine vs tract f32 vs onnxruntime-web (f32, int8), Node and Chromium"
@@ -54,8 +55,13 @@ wasm: tools
 cli:
 	cargo build --locked --release --features cli
 
-run: wasm cli
+run: wasm cli models
 	$(CARGO_TARGET_DIR)/release/slimscan serve --port $(PORT) --www www --pkg pkg
+
+# PP-OCRv4 det/rec and the direction classifier from the rapidocr-onnxruntime wheel (PyPI),
+# SHA-256 checked against models/models.json, then compressed with the settings recorded there.
+models: cli
+	python3 models/fetch_models.py --slimscan $(CARGO_TARGET_DIR)/release/slimscan
 
 ## Test -------------------------------------------------------------------------------------
 
