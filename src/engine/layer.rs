@@ -75,7 +75,13 @@ impl ConvSpec {
     /// Output size and leading padding along one axis.
     fn axis(&self, size: usize, a: usize) -> Result<(usize, usize)> {
         let (k, s, d) = (self.kernel[a], self.strides[a], self.dilations[a]);
-        let field = (k - 1) * d + 1;
+        if k == 0 || s == 0 || d == 0 {
+            return Err(invalid(format!("convolution with kernel {k}, stride {s}, dilation {d}")));
+        }
+        let field = (k - 1)
+            .checked_mul(d)
+            .and_then(|f| f.checked_add(1))
+            .ok_or_else(|| invalid(format!("kernel {k} with dilation {d} overflows")))?;
         match &self.padding {
             Padding::Explicit(p) => {
                 let padded = size + p[a] + p[a + 2];

@@ -85,6 +85,12 @@ fn build_conv(_ctx: &ParsingContext, node: &NodeProto) -> Built {
     let [o, cg, kh, kw] = t.dims[..] else {
         bail!("SlimConv weight {:?} has shape {:?}, expected [O, C/group, kh, kw]", t.name, t.dims);
     };
+    ensure!(
+        o >= 1 && cg >= 1 && (1..=4096).contains(&kh) && (1..=4096).contains(&kw),
+        "SlimConv weight {:?} has shape {:?}: every dimension must be at least 1 and kernels at most 4096",
+        t.name,
+        t.dims
+    );
     let group = usize::try_from(node.get_attr_opt::<i64>("group")?.unwrap_or(1))
         .ok()
         .filter(|&g| g >= 1 && o % g == 0)
@@ -144,6 +150,7 @@ fn build_gemm(_ctx: &ParsingContext, node: &NodeProto) -> Built {
     let [n, k] = t.dims[..] else {
         bail!("SlimGemm weight {:?} has shape {:?}, expected [N, K]", t.name, t.dims);
     };
+    ensure!(n >= 1 && k >= 1, "SlimGemm weight {:?} has an empty dimension: {:?}", t.name, t.dims);
     let kind = LayerKind::Gemm {
         trans_a: node.get_attr_opt::<i64>("transA")?.unwrap_or(0) != 0,
         alpha: node.get_attr_opt::<f32>("alpha")?.unwrap_or(1.0),
@@ -158,6 +165,7 @@ fn build_matmul(_ctx: &ParsingContext, node: &NodeProto) -> Built {
     let [n, k] = t.dims[..] else {
         bail!("SlimMatMul weight {:?} has shape {:?}, expected [N, K]", t.name, t.dims);
     };
+    ensure!(n >= 1 && k >= 1, "SlimMatMul weight {:?} has an empty dimension: {:?}", t.name, t.dims);
     ensure!(node.input.len() == 1, "SlimMatMul {:?} takes one input", node.name);
     let weights = LayerWeights::Gemm(vec![gemm_weights(&t, n, k, &zero_points(&t))?]);
     finish(node, t, LayerKind::MatMul, weights, n, k)

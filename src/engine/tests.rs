@@ -227,6 +227,21 @@ fn matmul_quantizes_each_row_with_its_own_range() {
 }
 
 #[test]
+fn degenerate_convolution_specs_are_errors() {
+    let spec = |k: usize, d: usize| ConvSpec {
+        kernel: [k, 3],
+        strides: [1, 1],
+        dilations: [d, 1],
+        padding: Padding::Explicit([0; 4]),
+        group: 1,
+    };
+    assert!(spec(0, 1).geometry(1, 8, 8).is_err());
+    assert!(spec(usize::MAX / 2, 4).geometry(1, 8, 8).is_err());
+    assert!(spec(5, 1).geometry(1, 4, 8).is_err(), "kernel larger than the padded input");
+    assert!(spec(3, 1).geometry(1, 8, 8).is_ok());
+}
+
+#[test]
 fn dynamic_quantization_covers_the_range_and_zero() {
     let (s, z) = layer::dynamic_quant(&[-1.0, 3.0, f32::NAN]);
     assert!((s - 4.0 / 255.0).abs() < 1e-7);
