@@ -20,6 +20,25 @@ pub fn container_read(data: &[u8]) {
     }
 }
 
+/// Any bytes into the engine's loader (a `.slim` or an ONNX model): an error or a model,
+/// never a panic; a model with a small fixed input shape also runs once on zeros.
+#[cfg(feature = "engine")]
+pub fn engine_load(data: &[u8]) {
+    use crate::engine::{F32Tensor, Model};
+    let Ok(mut model) = Model::load(data) else { return };
+    let Some(shapes) = model.fixed_input_shapes() else { return };
+    let sizes: Vec<usize> = shapes.iter().map(|s| s.iter().product()).collect();
+    if sizes.iter().sum::<usize>() > 1 << 16 {
+        return;
+    }
+    let inputs = shapes
+        .into_iter()
+        .zip(sizes)
+        .filter_map(|(shape, n)| F32Tensor::new(shape, vec![0.0; n]).ok())
+        .collect();
+    let _ = model.run(inputs);
+}
+
 /// Arbitrary code lengths and stream bytes into the Huffman decoder. Input: one byte that
 /// scales the requested symbol count, a serialized codebook, then the stream.
 pub fn huffman_decode(data: &[u8]) {
@@ -175,6 +194,11 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
                 bytes
             })
             .collect(),
+        "engine_load" => vec![
+            include_bytes!("../tests/fixtures/tiny_cnn.slim").to_vec(),
+            include_bytes!("../tests/fixtures/tiny_cnn_p90.slim").to_vec(),
+            include_bytes!("../tests/fixtures/tiny_cnn.onnx").to_vec(),
+        ],
         "huffman_roundtrip" => vec![vec![11, 1, 2, 3, 1, 1, 0x85, 0x42, 9], vec![15; 64], vec![0, 7, 7, 7]],
         _ => Vec::new(),
     }

@@ -33,3 +33,8 @@ fn huffman_decode_regressions() {
 fn huffman_roundtrip_regressions() {
     assert!(replay("huffman_roundtrip", slimscan::fuzz_checks::huffman_roundtrip) > 0);
 }
+
+#[test]
+fn engine_load_regressions() {
+    assert!(replay("engine_load", slimscan::fuzz_checks::engine_load) > 0);
+}
