@@ -30,6 +30,7 @@ pub mod npy;
 #[cfg(feature = "engine")]
 pub mod onnx;
 pub mod quant;
+pub mod scan;
 pub mod sparse;
 pub mod synth;
 

@@ -99,6 +99,8 @@ pub struct ModelInfo {
 pub struct Model {
     base: InferenceModel,
     info: ModelInfo,
+    /// The ONNX model's `metadata_props` (e.g. an OCR recogniser's `character` list).
+    metadata: HashMap<String, String>,
     plans: Vec<(Vec<Vec<usize>>, Arc<TypedRunnableModel>)>,
 }
 
@@ -174,6 +176,7 @@ impl Model {
         })?;
         let mut proto = crate::onnx::decode_model(graph_bytes)
             .map_err(|e| Error::Model(format!("the GRPH section is not a valid ONNX graph: {e}")))?;
+        let metadata = metadata(&proto);
         let original_bytes = file.meta.get("original").and_then(|o| o.get("bytes")).and_then(|b| b.as_u64());
         let mut tensors: HashMap<String, format::Tensor> =
             file.tensors.into_iter().map(|t| (t.name.clone(), t)).collect();
@@ -198,12 +201,13 @@ impl Model {
         drop(stash);
         drop(proto);
         let info = Self::slim_info(bytes.len(), original_bytes, &layers, f32_bytes, fused, inputs, outputs);
-        Self::finish(base, info)
+        Self::finish(base, info, metadata)
     }
 
     /// Loads a plain ONNX model, run by tract in f32.
     pub fn load_onnx(bytes: &[u8]) -> Result<Model> {
         let proto = crate::onnx::decode_model(bytes)?;
+        let metadata = metadata(&proto);
         let g = proto.graph.as_ref().ok_or_else(|| Error::Model("ONNX model without a graph".into()))?;
         let info = ModelInfo {
             kind: ModelKind::Onnx,
@@ -223,7 +227,7 @@ impl Model {
         let base =
             framework().model_for_proto_model(&proto).map_err(|e| tract_err("parsing the ONNX model", e))?;
         drop(proto);
-        Self::finish(base, info)
+        Self::finish(base, info, metadata)
     }
 
     fn slim_info(
@@ -254,8 +258,8 @@ impl Model {
         }
     }
 
-    fn finish(base: InferenceModel, info: ModelInfo) -> Result<Model> {
-        let mut model = Model { base, info, plans: Vec::new() };
+    fn finish(base: InferenceModel, info: ModelInfo, metadata: HashMap<String, String>) -> Result<Model> {
+        let mut model = Model { base, info, metadata, plans: Vec::new() };
         // A model whose inputs are all fixed gets its plan now, so load errors surface here
         // and the first run is not slower than the others.
         if let Some(shapes) = model.fixed_input_shapes() {
@@ -290,6 +294,11 @@ impl Model {
 
     pub fn info(&self) -> &ModelInfo {
         &self.info
+    }
+
+    /// A `metadata_props` entry of the ONNX model (kept in a `.slim`'s GRPH).
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).map(String::as_str)
     }
 
     /// The optimised plan for these input shapes (built and cached on first use).
@@ -342,6 +351,10 @@ impl Model {
             })
             .collect()
     }
+}
+
+fn metadata(proto: &pb::ModelProto) -> HashMap<String, String> {
+    proto.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())).collect()
 }
 
 /// Serialises an ONNX model (used by tests building graphs in code).

@@ -397,6 +397,23 @@ mod with_compressor {
     }
 
     #[test]
+    fn onnx_metadata_survives_compression() {
+        use prost::Message;
+        let mut proto = pb::ModelProto::decode(&tiny_cnn(17)[..]).unwrap();
+        proto
+            .metadata_props
+            .push(pb::StringStringEntryProto { key: "character".into(), value: "a\nb\n".into() });
+        let onnx = proto.encode_to_vec();
+        for m in [Model::load(&onnx).unwrap(), Model::load(&slim(&onnx, &Options::default())).unwrap()] {
+            assert_eq!(m.metadata("character"), Some("a\nb\n"));
+            let cs =
+                crate::scan::ocr::ctc::Charset::from_metadata(m.metadata("character").unwrap(), 4).unwrap();
+            assert_eq!(cs.get(3), " ");
+            assert_eq!(m.metadata("nope"), None);
+        }
+    }
+
+    #[test]
     fn corrupt_or_truncated_files_are_errors() {
         let bytes = slim(&tiny_cnn(14), &Options::default());
         for cut in [0, 7, 31, 100, bytes.len() / 2, bytes.len() - 1] {

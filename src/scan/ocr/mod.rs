@@ -1,0 +1,3 @@
+//! OCR with PP-OCR models: so far the recogniser's CTC decoding and its character set.
+
+pub mod ctc;
