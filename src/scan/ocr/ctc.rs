@@ -23,7 +23,7 @@ impl Charset {
         let lines: Vec<&str> = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
         // A trailing newline leaves one empty line that is not a character.
         let lines = match lines.split_last() {
-            Some((last, rest)) if last.is_empty() => rest.to_vec(),
+            Some((&"", rest)) => rest.to_vec(),
             _ => lines,
         };
         let mut chars = Vec::with_capacity(lines.len() + 2);
