@@ -18,7 +18,7 @@ PORT          ?= 8080
 FUZZ_SECONDS  ?= 600
 FUZZ_TARGETS  := container_read engine_load huffman_decode huffman_roundtrip
 
-.PHONY: help run test tools wasm cli models test-native test-wasm test-wasm-kernels test-browser browser-tools lint bench bench-huffman bench-kernels bench-engine fuzz clean
+.PHONY: help run test tools wasm cli models test-native test-wasm test-wasm-kernels test-browser browser-tools lint bench bench-huffman bench-kernels bench-engine bench-ocr fuzz clean
 
 help:
 	@echo "make run            build the wasm package and serve the app on http://localhost:$(PORT)"
@@ -28,6 +28,7 @@ help:
 	@echo "make bench-huffman  Huffman decode speed: native (criterion) vs wasm in Node"
 	@echo "make bench-kernels  integer kernels in wasm (Node): dense vs sparse GEMM, break-even, depthwise"
 	@echo "make bench-engine   engine vs tract f32 vs onnxruntime-web (f32, int8), Node and Chromium"
+	@echo "make bench-ocr      OCR accuracy and speed: our pipeline (.slim, ONNX) vs Tesseract.js, same run"
 	@echo "make fuzz           run every cargo-fuzz target for FUZZ_SECONDS (default 600) each"
 
 ## Tools ------------------------------------------------------------------------------------
@@ -115,6 +116,15 @@ bench-kernels: wasm
 # missing ones give a "missing" row. BENCH_ENGINE_ARGS: e.g. --runs 20 --models resnet50.
 bench-engine: wasm browser-tools
 	node benches/engine/bench.mjs --host both --chromium "$$(command -v chromium)" $(BENCH_ENGINE_ARGS)
+
+# OCR character/word accuracy and ms per line/page on the same images in one run: our pipeline
+# with the .slim models, with the original ONNX models, and Tesseract.js (offline, from the npm dev
+# packages). Sets: benches/ocr/set (make ocr-set) and $(SHARED_DATA)/ocr. BENCH_OCR_ARGS: e.g.
+# --limit 20 --markdown.
+SHARED_DATA ?= ../shared/data
+bench-ocr: wasm models browser-tools
+	node benches/ocr/compare.mjs --set benches/ocr/set --set $(SHARED_DATA)/ocr \
+		--json benches/ocr/results.json $(BENCH_OCR_ARGS)
 
 fuzz:
 	@rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
