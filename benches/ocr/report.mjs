@@ -1,6 +1,6 @@
 // Formats compare.mjs results as a plain-text or Markdown table per set: one row per system and
 // kind (plus an "all" row carrying model size and start-up time); systems that could not run are
-// listed under the table with the reason.
+// listed under the table with the reason, as are failed images.
 
 const pct = (x) => (x === null || x === undefined ? '-' : `${(100 * x).toFixed(2)} %`);
 const mb = (bytes) => `${(bytes / 1e6).toFixed(2)} MB`;
@@ -23,7 +23,8 @@ function rows(set) {
   return out;
 }
 
-const notRun = (set) => set.systems.filter((s) => s.status !== 'ok').map((s) => `not run: ${s.name}: ${s.reason}`);
+const notes = (set) => set.systems.map((s) => (s.status !== 'ok' ? `not run: ${s.name}: ${s.reason}`
+  : s.errors ? `${s.name}: ${s.errors} image(s) failed, scored as empty text (see the JSON)` : null)).filter(Boolean);
 export const FOOTNOTE = 'model bytes: det+rec+cls files as loaded (Tesseract.js: eng.traineddata.gz, LSTM best_int); '
   + 'ms: wall clock per call after one untimed warm-up; start-up: model load (ours), worker start with language data (Tesseract.js)';
 
@@ -37,13 +38,13 @@ export function formatText(set) {
   const table = [HEAD, ...rows(set)];
   const widths = HEAD.map((_, c) => Math.max(...table.map((r) => r[c].length)));
   const line = (r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd();
-  return [title(set), ...table.map(line), ...notRun(set)].join('\n');
+  return [title(set), ...table.map(line), ...notes(set)].join('\n');
 }
 
 /** GitHub Markdown, for models/REPORT.md. */
 export function formatMarkdown(set) {
   const line = (r) => `| ${r.join(' | ')} |`;
   const align = HEAD.map((_, c) => (c < 2 ? '---' : '---:'));
-  const notes = notRun(set).map((n) => `- ${n}`);
-  return [`**${title(set)}**`, '', line(HEAD), line(align), ...rows(set).map(line), ...(notes.length ? ['', ...notes] : [])].join('\n');
+  const list = notes(set).map((n) => `- ${n}`);
+  return [`**${title(set)}**`, '', line(HEAD), line(align), ...rows(set).map(line), ...(list.length ? ['', ...list] : [])].join('\n');
 }
