@@ -18,7 +18,7 @@ PORT          ?= 8080
 FUZZ_SECONDS  ?= 600
 FUZZ_TARGETS  := container_read engine_load huffman_decode huffman_roundtrip
 
-.PHONY: help run test tools wasm cli models test-native test-wasm test-wasm-kernels test-browser browser-tools lint bench bench-huffman bench-kernels bench-engine bench-ocr fuzz clean
+.PHONY: help run test tools wasm cli models test-native test-wasm test-wasm-kernels test-browser browser-tools lint bench bench-huffman bench-kernels bench-engine bench-ocr ocr-set fuzz clean
 
 help:
 	@echo "make run            build the wasm package and serve the app on http://localhost:$(PORT)"
@@ -29,6 +29,7 @@ help:
 	@echo "make bench-kernels  integer kernels in wasm (Node): dense vs sparse GEMM, break-even, depthwise"
 	@echo "make bench-engine   engine vs tract f32 vs onnxruntime-web (f32, int8), Node and Chromium"
 	@echo "make bench-ocr      OCR accuracy and speed: our pipeline (.slim, ONNX) vs Tesseract.js, same run"
+	@echo "make ocr-set        render the synthetic OCR set (400 lines, 24 pages) into benches/ocr/set"
 	@echo "make fuzz           run every cargo-fuzz target for FUZZ_SECONDS (default 600) each"
 
 ## Tools ------------------------------------------------------------------------------------
@@ -125,6 +126,26 @@ SHARED_DATA ?= ../shared/data
 bench-ocr: wasm models browser-tools
 	node benches/ocr/compare.mjs --set benches/ocr/set --set $(SHARED_DATA)/ocr \
 		--json benches/ocr/results.json $(BENCH_OCR_ARGS)
+
+# The synthetic OCR evaluation set (see benches/ocr/README.md): Debian font packages, a venv
+# with Pillow and numpy in .tools/ocr-venv, then the seeded generator. OCR_SET_ARGS: e.g.
+# --seed 7 --lines 1000 --out /tmp/set.
+OCR_FONT_PACKAGES := fonts-dejavu-core fonts-dejavu-extra fonts-liberation fonts-freefont-ttf \
+	fonts-urw-base35 fonts-crosextra-carlito fonts-crosextra-caladea fonts-open-sans fonts-lato \
+	fonts-inconsolata
+OCR_VENV := .tools/ocr-venv
+ocr-set:
+	@sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	missing="$$(for p in $(OCR_FONT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done)"; \
+	if [ -n "$$missing" ]; then echo "installing fonts:" $$missing; $$sudo apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi; \
+	if [ ! -x $(OCR_VENV)/bin/python ] && ! python3 -m venv $(OCR_VENV); then \
+		rm -rf $(OCR_VENV); echo "installing python3-venv"; $$sudo apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv && \
+		python3 -m venv $(OCR_VENV); fi
+	@[ $(OCR_VENV)/.installed -nt benches/ocr/requirements.txt ] || { \
+		$(OCR_VENV)/bin/pip install -q -r benches/ocr/requirements.txt && touch $(OCR_VENV)/.installed; }
+	$(OCR_VENV)/bin/python benches/ocr/make_set.py $(OCR_SET_ARGS)
 
 fuzz:
 	@rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
