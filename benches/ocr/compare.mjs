@@ -31,6 +31,7 @@ const SYSTEMS = {
     name: `Tesseract.js ${tesseractVersion()}`,
     files: { eng: TESSERACT_DATA_FILE },
     create: () => createTesseract(),
+    hint: 'make browser-tools',
   },
 };
 
@@ -64,7 +65,7 @@ async function runSystem(id, images) {
   const def = SYSTEMS[id];
   const summary = { id, name: def.name, modelFiles: Object.values(def.files).map((f) => path.relative(process.cwd(), f)) };
   const size = await modelBytes(def.files);
-  if (size.missing) return { ...summary, status: 'unavailable', reason: `missing ${path.basename(size.missing)} (make models)` };
+  if (size.missing) return { ...summary, status: 'unavailable', reason: `missing ${path.basename(size.missing)} (${def.hint ?? 'make models'})` };
   summary.modelBytes = size.total;
   let sys;
   try {
