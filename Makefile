@@ -77,7 +77,7 @@ lint:
 test-native:
 	cargo test --locked --features cli
 
-test-wasm: wasm test-wasm-kernels
+test-wasm: wasm test-wasm-kernels browser-tools
 	node --test tests/wasm/
 
 # Debian's Chromium and the npm dev packages (playwright-core drives that Chromium; it never

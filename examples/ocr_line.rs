@@ -4,21 +4,22 @@
 //! cargo run --release --features cli --example ocr_line -- models/ppocr_rec.slim LINE.png
 //! ```
 //!
-//! The whole image is the line (no detection yet): resized to height 48, run, CTC-decoded
+//! The whole image is the line (no detection; `slimscan eval ocr` runs the full pipeline): resized to height 48, run, CTC-decoded
 //! with the character list from the model's metadata.
 
 use anyhow::{bail, Context, Result};
 use slimscan::engine::{F32Tensor, Model};
+use slimscan::scan::image::RgbImage;
 use slimscan::scan::ocr::{ctc, rec};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [model_path, image_path] = &args[..] else { bail!("usage: ocr_line REC_MODEL IMAGE") };
     let mut model = Model::load(&std::fs::read(model_path).context("reading the model")?)?;
-    let img = image::open(image_path).with_context(|| format!("reading {image_path}"))?.to_rgb8();
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let width = rec::resized_width(w, h, 2048).div_ceil(8) * 8;
-    let (x, _) = rec::preprocess(img.as_raw(), w, h, width)?;
+    let bytes = std::fs::read(image_path).with_context(|| format!("reading {image_path}"))?;
+    let img = RgbImage::decode(&bytes)?;
+    let width = rec::batch_width(img.width, img.height);
+    let x = rec::batch(&[&img], width)?;
     let t = std::time::Instant::now();
     let out = model.run(vec![F32Tensor::new(vec![1, 3, rec::REC_HEIGHT, width], x)?])?;
     let ms = t.elapsed().as_secs_f64() * 1e3;

@@ -5,7 +5,7 @@
 //! the `.slim` container that stores a model compressed (spec: `docs/FORMAT.md`).
 //!
 //! Module order (one-way dependencies):
-//! `huffman`, `quant`, `sparse` → `format` → `compress` | `kernels` → `engine` → (later) `scan`
+//! `huffman`, `quant`, `sparse` → `format` → `compress` | `kernels` → `engine` → `scan`
 //! → `wasm` | `bin`.
 //!
 //! - [`huffman`]: canonical, length-limited Huffman codes with a table-driven decoder.
@@ -15,6 +15,7 @@
 //! - [`kernels`]: integer kernels (scalar references and wasm simd128 versions).
 //! - [`engine`]: loads a `.slim` (or a plain ONNX) model into tract with the compressed layers
 //!   as custom ops, and runs it.
+//! - [`scan`]: images in, OCR (PP-OCR detection, direction, recognition) out.
 
 #[cfg(feature = "compress")]
 pub mod compress;
@@ -30,6 +31,7 @@ pub mod npy;
 #[cfg(feature = "engine")]
 pub mod onnx;
 pub mod quant;
+#[cfg(feature = "scan")]
 pub mod scan;
 pub mod sparse;
 pub mod synth;

@@ -72,6 +72,59 @@ impl Model {
     }
 }
 
+/// The OCR pipeline (PP-OCR detector, direction classifier, recogniser) on `.slim` or ONNX
+/// models; results are JSON text.
+#[cfg(feature = "scan")]
+#[wasm_bindgen]
+pub struct Ocr {
+    inner: crate::scan::ocr::Ocr,
+}
+
+#[cfg(feature = "scan")]
+fn with_decode_ms(mut v: serde_json::Value, decode_ms: f64) -> String {
+    v["timings_ms"]["decode"] = decode_ms.into();
+    v["timings_ms"]["total"] = (v["timings_ms"]["total"].as_f64().unwrap_or(0.0) + decode_ms).into();
+    v.to_string()
+}
+
+#[cfg(feature = "scan")]
+#[wasm_bindgen]
+impl Ocr {
+    /// Loads the models from their bytes; `cls` may be omitted. Throws an `Error` naming the
+    /// model that is wrong.
+    pub fn load(det: &[u8], rec: &[u8], cls: Option<Vec<u8>>) -> Result<Ocr, JsError> {
+        Ok(Ocr { inner: crate::scan::ocr::Ocr::load(det, rec, cls.as_deref())? })
+    }
+
+    /// Detects and reads all text in a PNG/JPEG image: JSON `{width, height, lines: [{text,
+    /// confidence, corners, det_score, rotated, row, block}], text, timings_ms: {decode, det,
+    /// cls, rec, total}}`.
+    #[wasm_bindgen(js_name = scanImage)]
+    pub fn scan_image(&mut self, bytes: &[u8]) -> Result<String, JsError> {
+        let t0 = crate::scan::clock::now_ms();
+        let img = crate::scan::image::RgbImage::decode(bytes)?;
+        let decode_ms = crate::scan::clock::now_ms() - t0;
+        Ok(with_decode_ms(serde_json::to_value(self.inner.scan(&img)?)?, decode_ms))
+    }
+
+    /// The same for RGBA pixels (a canvas `ImageData`).
+    #[wasm_bindgen(js_name = scanRgba)]
+    pub fn scan_rgba(&mut self, width: usize, height: usize, rgba: &[u8]) -> Result<String, JsError> {
+        let img = crate::scan::image::RgbImage::from_rgba(width, height, rgba)?;
+        Ok(serde_json::to_string(&self.inner.scan(&img)?)?)
+    }
+
+    /// Reads a PNG/JPEG image that is one text line or word (no detection): JSON `{text,
+    /// confidence, rotated, timings_ms}`.
+    #[wasm_bindgen(js_name = readLine)]
+    pub fn read_line(&mut self, bytes: &[u8]) -> Result<String, JsError> {
+        let t0 = crate::scan::clock::now_ms();
+        let img = crate::scan::image::RgbImage::decode(bytes)?;
+        let decode_ms = crate::scan::clock::now_ms() - t0;
+        Ok(with_decode_ms(serde_json::to_value(self.inner.read_line(&img)?)?, decode_ms))
+    }
+}
+
 /// Parses a `.slim` file and returns its metadata and size report as JSON text. Throws an
 /// `Error` whose message says what is wrong with a malformed file.
 #[wasm_bindgen(js_name = inspectSlim)]

@@ -1,6 +1,6 @@
 // Tesseract.js peer (benches/ocr/tesseract.mjs) runs offline: data from node_modules, fetch
-// blocked in its worker. Needs the npm dev packages (`make browser-tools`), skipped without them;
-// the recognition check also needs ../shared/data/ocr.
+// blocked in its worker. Needs the npm dev packages (`make browser-tools`, which `make test-wasm`
+// runs first); the recognition check also needs ../shared/data/ocr.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -11,15 +11,11 @@ import path from 'node:path';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const word = path.resolve(root, '../shared/data/ocr/words/dtrb/demo_1.png'); // "Available"
-let installed = true;
-try {
-  createRequire(import.meta.url).resolve('tesseract.js');
-} catch {
-  installed = false;
-}
-const skip = installed ? false : 'tesseract.js not installed (make browser-tools)';
+test('tesseract.js is installed (make browser-tools)', () => {
+  assert.doesNotThrow(() => createRequire(import.meta.url).resolve('tesseract.js'));
+});
 
-test('reads a word offline and writes no traineddata cache', { skip: skip || (!existsSync(word) && `${word} missing`) }, async () => {
+test('reads a word offline and writes no traineddata cache', { skip: !existsSync(word) && `${word} missing` }, async () => {
   const { createTesseract } = await import('../../benches/ocr/tesseract.mjs');
   const before = readdirSync(process.cwd());
   const t = await createTesseract();
@@ -34,7 +30,7 @@ test('reads a word offline and writes no traineddata cache', { skip: skip || (!e
   assert.deepEqual(readdirSync(process.cwd()), before);
 });
 
-test('the worker refuses network access (URL langPath fails fast)', { skip }, async () => {
+test('the worker refuses network access (URL langPath fails fast)', async () => {
   // In a child process: after a failed start-up Tesseract.js leaves its worker thread running.
   const script = `
     const { createTesseract } = await import(${JSON.stringify(path.join(root, 'benches/ocr/tesseract.mjs'))});

@@ -4,11 +4,14 @@
 //! - `slimscan inspect M.slim [--json]`: where every byte of a `.slim` file goes.
 //! - `slimscan run M.slim|M.onnx --input X.npy -o Y.npy`: one inference.
 //! - `slimscan bench M.slim|M.onnx [--shape 1,3,224,224]`: load time and median run time.
+//! - `slimscan scan IMAGE [--json] [--original]`: the text of a page or photo (OCR).
+//! - `slimscan eval ocr --set DIR [--original]`: character and word accuracy over a set.
 //! - `slimscan serve [--port 8080] [--www www] [--pkg pkg]`: serves the web app locally.
 
 mod compress;
 mod inspect;
 mod run;
+mod scan;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -42,6 +45,11 @@ enum Command {
     Run(run::RunArgs),
     /// Time a model natively: load, one warm-up run, then the median of --runs runs.
     Bench(run::BenchArgs),
+    /// Read the text in an image (PNG/JPEG): detection, direction, recognition, reading order.
+    Scan(scan::ScanArgs),
+    /// Measure accuracy and speed on a labelled set.
+    #[command(subcommand)]
+    Eval(Eval),
     /// Serve the web app (www/ at /, the wasm package at /pkg/) on localhost.
     Serve {
         #[arg(long, default_value_t = 8080)]
@@ -57,6 +65,12 @@ enum Command {
         #[arg(long)]
         isolate: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum Eval {
+    /// OCR: character accuracy (1 − CER), word accuracy and lines/s over manifest.tsv sets.
+    Ocr(scan::EvalOcrArgs),
 }
 
 /// `slimscan inspect m.slim | head` should stop quietly when `head` exits, as Unix tools do,
@@ -78,6 +92,8 @@ fn main() -> ExitCode {
         Command::Inspect { file, json } => inspect::run(&file, json),
         Command::Run(args) => run::run(args),
         Command::Bench(args) => run::bench(args),
+        Command::Scan(args) => scan::scan(args),
+        Command::Eval(Eval::Ocr(args)) => scan::eval_ocr(args),
         Command::Serve { port, bind, www, pkg, isolate } => {
             serve::run(&serve::Options { port, bind, www, pkg, isolate })
         }

@@ -1,17 +1,23 @@
-//! Recogniser input: a text-line crop resized to the model's height keeping its aspect ratio
-//! (bilinear, pixel centres aligned as OpenCV's `INTER_LINEAR` does), normalised to
-//! `(v / 255 − 0.5) / 0.5` and padded with zeros on the right, as PP-OCR's `resize_norm_img`.
+//! Recogniser and direction-classifier inputs: a text-line crop resized to height 48 keeping
+//! its aspect ratio, normalised to −1..=1 and padded with zeros on the right, as PP-OCR's
+//! `resize_norm_img`. Batches group crops of similar aspect ratio so little of each input is
+//! padding.
 
 use crate::error::{Error, Result};
+use crate::scan::image::RgbImage;
+use crate::scan::resize::{resize_into_planes, Normalize};
 
-/// Input height of PP-OCRv3/v4 recognisers.
+/// Input height of PP-OCRv3/v4 recognisers and of the direction classifier.
 pub const REC_HEIGHT: usize = 48;
-/// Widest line accepted (pixels of the crop); longer lines must be split by the caller.
-pub const MAX_CROP_SIDE: usize = 16_384;
-
-fn invalid(msg: String) -> Error {
-    Error::InvalidArgument(msg)
-}
+/// Narrowest recogniser input (PP-OCR's `rec_img_shape` width).
+pub const REC_MIN_WIDTH: usize = 320;
+/// Widest recogniser input; longer lines are squeezed (their aspect ratio is not kept).
+pub const REC_MAX_WIDTH: usize = 3200;
+/// The direction classifier's fixed input width.
+pub const CLS_WIDTH: usize = 192;
+/// Recogniser input widths are rounded up to a multiple of this, so a few plans serve all
+/// lines.
+pub const WIDTH_STEP: usize = 160;
 
 /// Width a `w × h` crop takes once resized to [`REC_HEIGHT`], capped at `max_width`.
 pub fn resized_width(w: usize, h: usize, max_width: usize) -> usize {
@@ -19,57 +25,50 @@ pub fn resized_width(w: usize, h: usize, max_width: usize) -> usize {
     exact.clamp(1, max_width.max(1))
 }
 
-/// Resizes and normalises an interleaved RGB crop (`h × w × 3` bytes) into a CHW tensor
-/// `[3, REC_HEIGHT, pad_width]`; returns it and the width the text occupies.
-pub fn preprocess(rgb: &[u8], w: usize, h: usize, pad_width: usize) -> Result<(Vec<f32>, usize)> {
-    if w == 0 || h == 0 || w > MAX_CROP_SIDE || h > MAX_CROP_SIDE {
-        return Err(invalid(format!("text crop of {w}x{h} pixels (1..={MAX_CROP_SIDE} per side)")));
+/// The padded input width for a batch whose widest crop is `w × h`.
+pub fn batch_width(w: usize, h: usize) -> usize {
+    let want = resized_width(w, h, REC_MAX_WIDTH).max(REC_MIN_WIDTH);
+    want.div_ceil(WIDTH_STEP).saturating_mul(WIDTH_STEP).min(REC_MAX_WIDTH)
+}
+
+/// Resizes and normalises crops into one `[n, 3, REC_HEIGHT, pad_width]` batch.
+pub fn batch(crops: &[&RgbImage], pad_width: usize) -> Result<Vec<f32>> {
+    if pad_width == 0 || pad_width > REC_MAX_WIDTH {
+        return Err(Error::InvalidArgument(format!("recogniser width {pad_width} (1..={REC_MAX_WIDTH})")));
     }
-    if rgb.len() != w * h * 3 {
-        return Err(invalid(format!("{} bytes for a {w}x{h} RGB crop", rgb.len())));
+    let item = 3 * REC_HEIGHT * pad_width;
+    let mut out = vec![0f32; crops.len() * item];
+    for (crop, dst) in crops.iter().zip(out.chunks_exact_mut(item)) {
+        let w = resized_width(crop.width, crop.height, pad_width);
+        resize_into_planes(crop, w, REC_HEIGHT, pad_width, REC_HEIGHT, Normalize::SYMMETRIC, dst);
     }
-    if pad_width == 0 || pad_width > MAX_CROP_SIDE {
-        return Err(invalid(format!("recogniser width {pad_width}")));
-    }
-    let rw = resized_width(w, h, pad_width);
-    let plane = REC_HEIGHT * pad_width;
-    let mut out = vec![0f32; 3 * plane];
-    // Source coordinate of destination pixel d: (d + 0.5) · scale − 0.5, clamped to the image.
-    let axis = |d: usize, scale: f64, size: usize| -> (usize, usize, f32) {
-        let s = ((d as f64 + 0.5) * scale - 0.5).max(0.0);
-        let i0 = (s.floor() as usize).min(size - 1);
-        let i1 = (i0 + 1).min(size - 1);
-        (i0, i1, (s - i0 as f64).clamp(0.0, 1.0) as f32)
-    };
-    let (sx, sy) = (w as f64 / rw as f64, h as f64 / REC_HEIGHT as f64);
-    let xs: Vec<(usize, usize, f32)> = (0..rw).map(|x| axis(x, sx, w)).collect();
-    for y in 0..REC_HEIGHT {
-        let (y0, y1, fy) = axis(y, sy, h);
-        for (x, &(x0, x1, fx)) in xs.iter().enumerate() {
-            for c in 0..3 {
-                let p = |yy: usize, xx: usize| f32::from(rgb[(yy * w + xx) * 3 + c]);
-                let top = p(y0, x0) + (p(y0, x1) - p(y0, x0)) * fx;
-                let bottom = p(y1, x0) + (p(y1, x1) - p(y1, x0)) * fx;
-                let v = top + (bottom - top) * fy;
-                out[c * plane + y * pad_width + x] = (v / 255.0 - 0.5) / 0.5;
-            }
-        }
-    }
-    Ok((out, rw))
+    Ok(out)
+}
+
+/// Indices of `crops` grouped into batches of at most `size`, in order of aspect ratio.
+pub fn batches_by_width(crops: &[RgbImage], size: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..crops.len()).collect();
+    order.sort_by(|&a, &b| {
+        let r = |i: usize| crops[i].width as f64 / crops[i].height.max(1) as f64;
+        r(a).total_cmp(&r(b))
+    });
+    order.chunks(size.max(1)).map(<[usize]>::to_vec).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn white(w: usize, h: usize) -> RgbImage {
+        RgbImage::new(w, h, vec![255; w * h * 3]).unwrap()
+    }
+
     #[test]
     fn keeps_the_aspect_ratio_and_pads_with_zeros() {
         assert_eq!(resized_width(100, 20, 320), 240);
         assert_eq!(resized_width(1000, 20, 320), 320);
         assert_eq!(resized_width(1, 200, 320), 1);
-        let rgb = vec![255u8; 100 * 20 * 3];
-        let (x, used) = preprocess(&rgb, 100, 20, 320).unwrap();
-        assert_eq!(used, 240);
+        let x = batch(&[&white(100, 20)], 320).unwrap();
         assert_eq!(x.len(), 3 * 48 * 320);
         for c in 0..3 {
             let row = &x[c * 48 * 320 + 10 * 320..][..320];
@@ -79,23 +78,16 @@ mod tests {
     }
 
     #[test]
-    fn interpolates_between_neighbours() {
-        // Left half black, right half white: the middle of the resized row is grey.
-        let (w, h) = (8, 48);
-        let rgb: Vec<u8> = (0..w * h).flat_map(|i| [if i % w < w / 2 { 0 } else { 255 }; 3]).collect();
-        let (x, used) = preprocess(&rgb, w, h, 64).unwrap();
-        assert_eq!(used, 8);
-        let row = &x[20 * 64..20 * 64 + 8];
-        assert_eq!(row[0], -1.0);
-        assert_eq!(row[7], 1.0);
-        assert!(row[3] < row[4]);
+    fn batch_widths_are_bucketed() {
+        assert_eq!(batch_width(10, 48), 320);
+        assert_eq!(batch_width(330, 48), 480);
+        assert_eq!(batch_width(100_000, 48), REC_MAX_WIDTH);
+        assert!(batch(&[&white(4, 4)], 0).is_err());
     }
 
     #[test]
-    fn bad_crops_are_errors() {
-        assert!(preprocess(&[], 0, 10, 320).is_err());
-        assert!(preprocess(&[0; 9], 50_000, 1, 320).is_err());
-        assert!(preprocess(&[0; 5], 2, 1, 320).is_err());
-        assert!(preprocess(&[0; 6], 2, 1, 0).is_err());
+    fn batches_sorted_by_aspect() {
+        let crops = vec![white(300, 30), white(30, 30), white(100, 30), white(900, 30)];
+        assert_eq!(batches_by_width(&crops, 3), vec![vec![1, 2, 0], vec![3]]);
     }
 }

@@ -1,0 +1,285 @@
+//! `slimscan scan IMAGE` (read the text of a page or photo) and `slimscan eval ocr --set DIR`
+//! (character and word accuracy over a labelled set), with the compressed models or, with
+//! `--original`, the original ONNX ones, through the same pipeline.
+
+use anyhow::{bail, Context, Result};
+use clap::Args as ClapArgs;
+use slimscan::scan::image::RgbImage;
+use slimscan::scan::ocr::metrics::Score;
+use slimscan::scan::ocr::Ocr;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Where the models are and which ones to use.
+#[derive(ClapArgs)]
+pub struct ModelArgs {
+    /// Folder with the models (`make models`).
+    #[arg(long, default_value = "models")]
+    models: PathBuf,
+    /// Use the original ONNX models (tract f32) instead of the compressed .slim ones.
+    #[arg(long)]
+    original: bool,
+    /// Skip the 180° direction classifier.
+    #[arg(long)]
+    no_cls: bool,
+}
+
+const SLIM: [&str; 3] = ["ppocr_det.slim", "ppocr_rec.slim", "ppocr_cls.slim"];
+const ONNX: [&str; 3] =
+    ["ch_PP-OCRv4_det_infer.onnx", "ch_PP-OCRv4_rec_infer.onnx", "ch_ppocr_mobile_v2.0_cls_infer.onnx"];
+
+impl ModelArgs {
+    /// Loads the pipeline; returns it with the models' total file size.
+    fn load(&self) -> Result<(Ocr, u64)> {
+        let names = if self.original { ONNX } else { SLIM };
+        let read = |name: &str| -> Result<Vec<u8>> {
+            let path = self.models.join(name);
+            std::fs::read(&path)
+                .with_context(|| format!("reading {} (run `make models` first)", path.display()))
+        };
+        let (det, rec) = (read(names[0])?, read(names[1])?);
+        let cls = if self.no_cls { None } else { Some(read(names[2])?) };
+        let bytes = (det.len() + rec.len() + cls.as_ref().map_or(0, Vec::len)) as u64;
+        let mut ocr = Ocr::load(&det, &rec, cls.as_deref())?;
+        ocr.options.use_cls = !self.no_cls;
+        Ok((ocr, bytes))
+    }
+}
+
+#[derive(ClapArgs)]
+pub struct ScanArgs {
+    /// The image (PNG or JPEG).
+    image: PathBuf,
+    #[command(flatten)]
+    models: ModelArgs,
+    /// Print JSON: lines with corners and confidences, text, timings.
+    #[arg(long)]
+    json: bool,
+}
+
+fn read_image(path: &Path) -> Result<RgbImage> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    RgbImage::decode(&bytes).with_context(|| format!("{}", path.display()))
+}
+
+pub fn scan(args: ScanArgs) -> Result<()> {
+    let t = Instant::now();
+    let (mut ocr, _) = args.models.load()?;
+    let load_ms = t.elapsed().as_secs_f64() * 1e3;
+    let t = Instant::now();
+    let img = read_image(&args.image)?;
+    let decode_ms = t.elapsed().as_secs_f64() * 1e3;
+    let page = ocr.scan(&img)?;
+    if args.json {
+        let mut v = serde_json::to_value(&page)?;
+        v["timings_ms"]["decode"] = decode_ms.into();
+        v["timings_ms"]["load"] = load_ms.into();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    for l in &page.lines {
+        let c = l.corners;
+        println!(
+            "[{:>5.0},{:>5.0} {:>5.0},{:>5.0}] {:.3}  {}",
+            c[0][0], c[0][1], c[2][0], c[2][1], l.confidence, l.text
+        );
+    }
+    println!("\n{}\n", page.text);
+    let t = page.timings_ms;
+    println!(
+        "{} lines; {}x{} px; load {load_ms:.0} ms, decode {decode_ms:.0} ms, detect {:.0} ms, direction {:.0} ms, \
+         recognise {:.0} ms, total {:.0} ms",
+        page.lines.len(),
+        page.width,
+        page.height,
+        t.det,
+        t.cls,
+        t.rec,
+        t.total
+    );
+    Ok(())
+}
+
+#[derive(ClapArgs)]
+pub struct EvalOcrArgs {
+    /// A set folder with manifest.tsv (relative_path, kind, ground_truth); kinds: line and
+    /// word (read as one line), page (detected and read).
+    #[arg(long, required = true)]
+    set: Vec<PathBuf>,
+    #[command(flatten)]
+    models: ModelArgs,
+    /// Use at most this many images of each kind per set.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Print JSON (scores per set and kind, and every hypothesis).
+    #[arg(long)]
+    json: bool,
+}
+
+/// One manifest row.
+struct Item {
+    path: String,
+    kind: String,
+    truth: String,
+}
+
+fn unescape(s: &str, line: usize) -> Result<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut it = s.chars();
+    while let Some(c) = it.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        out.push(match it.next() {
+            Some('\\') => '\\',
+            Some('t') => '\t',
+            Some('n') => '\n',
+            Some('r') => '\r',
+            other => {
+                bail!("manifest.tsv line {line}: bad escape \\{}", other.map_or(String::new(), String::from))
+            }
+        });
+    }
+    Ok(out)
+}
+
+fn read_manifest(dir: &Path) -> Result<Vec<Item>> {
+    let path = dir.join("manifest.tsv");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut lines = text.lines().enumerate();
+    match lines.next() {
+        Some((_, h)) if h.split('\t').take(3).eq(["relative_path", "kind", "ground_truth"]) => {}
+        _ => bail!("{}: the header must be relative_path, kind, ground_truth", path.display()),
+    }
+    let mut items = Vec::new();
+    for (i, l) in lines {
+        if l.is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = l.split('\t').collect();
+        if f.len() < 3 {
+            bail!("{} line {}: expected 3 tab-separated fields", path.display(), i + 1);
+        }
+        let kind = f[1].to_string();
+        if !["line", "word", "page"].contains(&kind.as_str()) {
+            bail!("{} line {}: unknown kind {kind:?} (line, word, page)", path.display(), i + 1);
+        }
+        items.push(Item { path: f[0].to_string(), kind, truth: unescape(f[2], i + 1)? });
+    }
+    Ok(items)
+}
+
+#[derive(serde::Serialize, Default)]
+struct KindResult {
+    score: Score,
+    char_accuracy: f64,
+    word_accuracy: f64,
+    ms_total: f64,
+    ms_per_item: f64,
+    items_per_s: f64,
+}
+
+#[derive(serde::Serialize)]
+struct Hyp {
+    path: String,
+    kind: String,
+    truth: String,
+    text: String,
+    ms: f64,
+}
+
+pub fn eval_ocr(args: EvalOcrArgs) -> Result<()> {
+    let (mut ocr, model_bytes) = args.models.load()?;
+    let mut report = serde_json::Map::new();
+    report.insert("models".into(), if args.models.original { "original" } else { "compressed" }.into());
+    report.insert("model_bytes".into(), model_bytes.into());
+    let mut sets = serde_json::Map::new();
+    for dir in &args.set {
+        let mut items = read_manifest(dir)?;
+        if let Some(n) = args.limit {
+            let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+            items.retain(|it| {
+                let c = seen.entry(it.kind.clone()).or_default();
+                *c += 1;
+                *c <= n
+            });
+        }
+        let mut per_kind: BTreeMap<String, KindResult> = BTreeMap::new();
+        let mut hyps = Vec::new();
+        for (i, it) in items.iter().enumerate() {
+            let img = read_image(&dir.join(&it.path))?;
+            let t = Instant::now();
+            let text = if it.kind == "page" { ocr.scan(&img)?.text } else { ocr.read_line(&img)?.text };
+            let ms = t.elapsed().as_secs_f64() * 1e3;
+            let r = per_kind.entry(it.kind.clone()).or_default();
+            r.score.add(&it.truth, &text);
+            r.ms_total += ms;
+            if !args.json {
+                eprint!("\r{}: {}/{}", dir.display(), i + 1, items.len());
+            }
+            hyps.push(Hyp {
+                path: it.path.clone(),
+                kind: it.kind.clone(),
+                truth: it.truth.clone(),
+                text,
+                ms,
+            });
+        }
+        if !args.json {
+            eprintln!();
+        }
+        let mut all = Score::default();
+        for r in per_kind.values_mut() {
+            r.char_accuracy = r.score.char_accuracy();
+            r.word_accuracy = r.score.word_accuracy();
+            r.ms_per_item = r.ms_total / r.score.items.max(1) as f64;
+            r.items_per_s = 1e3 * r.score.items as f64 / r.ms_total.max(1e-9);
+            all.items += r.score.items;
+            all.chars += r.score.chars;
+            all.char_edits += r.score.char_edits;
+            all.words += r.score.words;
+            all.word_edits += r.score.word_edits;
+        }
+        if !args.json {
+            println!(
+                "{}  ({} models, {model_bytes} bytes)",
+                dir.display(),
+                report["models"].as_str().unwrap_or("")
+            );
+            println!(
+                "  {:<6} {:>6} {:>10} {:>10} {:>12} {:>10}",
+                "kind", "items", "char acc", "word acc", "ms/item", "items/s"
+            );
+            for (k, r) in &per_kind {
+                println!(
+                    "  {k:<6} {:>6} {:>9.2}% {:>9.2}% {:>12.1} {:>10.2}",
+                    r.score.items,
+                    100.0 * r.char_accuracy,
+                    100.0 * r.word_accuracy,
+                    r.ms_per_item,
+                    r.items_per_s
+                );
+            }
+            println!(
+                "  {:<6} {:>6} {:>9.2}% {:>9.2}%",
+                "all",
+                all.items,
+                100.0 * all.char_accuracy(),
+                100.0 * all.word_accuracy()
+            );
+        }
+        let set = serde_json::json!({
+            "kinds": per_kind,
+            "all": { "score": all, "char_accuracy": all.char_accuracy(), "word_accuracy": all.word_accuracy() },
+            "items": hyps,
+        });
+        sets.insert(dir.display().to_string(), set);
+    }
+    report.insert("sets".into(), sets.into());
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    Ok(())
+}
