@@ -96,6 +96,14 @@ impl Ocr {
         Ok(Ocr { inner: crate::scan::ocr::Ocr::load(det, rec, cls.as_deref())? })
     }
 
+    /// Changes settings from JSON, any of: `{"det_min_side": 736, "det_max_side": 2000,
+    /// "use_cls": true, "min_confidence": 0.5, "batch": 6}`. Unknown keys are an error.
+    #[wasm_bindgen(js_name = setOptions)]
+    pub fn set_options(&mut self, json: &str) -> Result<(), JsError> {
+        self.inner.options.apply_json(json)?;
+        Ok(())
+    }
+
     /// Detects and reads all text in a PNG/JPEG image: JSON `{width, height, lines: [{text,
     /// confidence, corners, det_score, rotated, row, block}], text, timings_ms: {decode, det,
     /// cls, rec, total}}`.

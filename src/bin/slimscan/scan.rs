@@ -23,6 +23,10 @@ pub struct ModelArgs {
     /// Skip the 180° direction classifier.
     #[arg(long)]
     no_cls: bool,
+    /// Longest side of the detector input, in pixels (smaller: faster, less memory, small
+    /// text may be missed).
+    #[arg(long, default_value_t = slimscan::scan::ocr::det::DetOptions::default().max_side)]
+    det_max_side: usize,
 }
 
 const SLIM: [&str; 3] = ["ppocr_det.slim", "ppocr_rec.slim", "ppocr_cls.slim"];
@@ -43,6 +47,7 @@ impl ModelArgs {
         let bytes = (det.len() + rec.len() + cls.as_ref().map_or(0, Vec::len)) as u64;
         let mut ocr = Ocr::load(&det, &rec, cls.as_deref())?;
         ocr.options.use_cls = !self.no_cls;
+        ocr.options.apply_json(&format!("{{\"det_max_side\": {}}}", self.det_max_side))?;
         Ok((ocr, bytes))
     }
 }

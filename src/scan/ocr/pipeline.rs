@@ -42,6 +42,40 @@ impl Default for OcrOptions {
     }
 }
 
+impl OcrOptions {
+    /// Applies settings given as a JSON object (the web app's and the benchmarks' knob):
+    /// `det_min_side`, `det_max_side`, `use_cls`, `min_confidence`, `batch`.
+    pub fn apply_json(&mut self, json: &str) -> Result<()> {
+        let bad = |m: String| Error::InvalidArgument(format!("OCR options: {m}"));
+        let v: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
+        let obj = v.as_object().ok_or_else(|| bad("expected a JSON object".into()))?;
+        let mut o = *self;
+        for (k, val) in obj {
+            let int = |lo: u64, hi: u64| match val.as_u64() {
+                Some(n) if (lo..=hi).contains(&n) => Ok(n as usize),
+                _ => Err(bad(format!("{k} must be an integer in {lo}..={hi}"))),
+            };
+            match k.as_str() {
+                "det_min_side" => o.det.min_side = int(32, 4096)?,
+                "det_max_side" => o.det.max_side = int(64, 4096)?,
+                "batch" => o.batch = int(1, 64)?,
+                "use_cls" => {
+                    o.use_cls = val.as_bool().ok_or_else(|| bad("use_cls must be true or false".into()))?
+                }
+                "min_confidence" => {
+                    o.min_confidence = match val.as_f64() {
+                        Some(c) if (0.0..=1.0).contains(&c) => c as f32,
+                        _ => return Err(bad("min_confidence must be in 0..=1".into())),
+                    }
+                }
+                _ => return Err(bad(format!("unknown setting {k:?}"))),
+            }
+        }
+        *self = o;
+        Ok(())
+    }
+}
+
 /// Milliseconds spent per stage.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Timings {
@@ -266,4 +300,36 @@ pub fn page_text(lines: &[Line]) -> String {
         text.push_str(l.text.trim());
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_from_json() {
+        let mut o = OcrOptions::default();
+        o.apply_json(r#"{"det_max_side": 1280, "use_cls": false, "min_confidence": 0.3}"#).unwrap();
+        assert_eq!((o.det.max_side, o.use_cls, o.min_confidence), (1280, false, 0.3));
+        for bad in [r#"{"det_max_side": 5}"#, r#"{"colour": 1}"#, "[1]", "{", r#"{"use_cls": 1}"#] {
+            let before = o;
+            assert!(o.apply_json(bad).is_err(), "{bad}");
+            assert_eq!(o.det.max_side, before.det.max_side);
+        }
+    }
+
+    #[test]
+    fn page_text_joins_rows_and_blocks() {
+        let line = |text: &str, row, block| Line {
+            text: text.into(),
+            confidence: 1.0,
+            corners: [[0.0; 2]; 4],
+            det_score: 1.0,
+            rotated: false,
+            row,
+            block,
+        };
+        let lines = [line("Item", 0, 0), line("Qty ", 0, 0), line("Pens", 1, 0), line("Total", 2, 1)];
+        assert_eq!(page_text(&lines), "Item Qty\nPens\n\nTotal");
+    }
 }
