@@ -497,3 +497,29 @@ fn sensitivity_prints_a_table_per_layer_and_calibration_needs_samples() {
     let out = run(bin().arg("compress").arg(&onnx).arg("--sensitivity"));
     assert_eq!(out.status.code(), Some(2), "clap refuses --sensitivity without --calib");
 }
+
+#[test]
+fn scan_explains_bad_images_and_missing_models() {
+    let dir = temp_dir("scan");
+    let text = dir.join("notes.png");
+    std::fs::write(&text, "<html>not an image</html>").unwrap();
+    let wide = dir.join("wide.png");
+    image::GrayImage::new(50_000, 1).save(&wide).unwrap();
+    let empty = dir.join("empty.jpg");
+    std::fs::write(&empty, b"").unwrap();
+    let ok = dir.join("ok.png");
+    image::RgbImage::new(40, 20).save(&ok).unwrap();
+    for (file, want) in [
+        (&text, "not a PNG or JPEG"),
+        (&wide, "longest side accepted is 16384"),
+        (&empty, "empty"),
+        (&dir.join("missing.png"), "reading"),
+        (&ok, "run `make models` first"),
+    ] {
+        let out = run(bin().arg("scan").arg(file).arg("--models").arg(dir.join("nomodels")));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{}", file.display());
+        assert!(err.contains(want), "{}: {err}", file.display());
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

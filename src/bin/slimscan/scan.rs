@@ -69,12 +69,13 @@ fn read_image(path: &Path) -> Result<RgbImage> {
 }
 
 pub fn scan(args: ScanArgs) -> Result<()> {
-    let t = Instant::now();
-    let (mut ocr, _) = args.models.load()?;
-    let load_ms = t.elapsed().as_secs_f64() * 1e3;
+    // The image first: a bad one is reported before the models are read.
     let t = Instant::now();
     let img = read_image(&args.image)?;
     let decode_ms = t.elapsed().as_secs_f64() * 1e3;
+    let t = Instant::now();
+    let (mut ocr, _) = args.models.load()?;
+    let load_ms = t.elapsed().as_secs_f64() * 1e3;
     let page = ocr.scan(&img)?;
     if args.json {
         let mut v = serde_json::to_value(&page)?;
