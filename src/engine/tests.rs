@@ -247,6 +247,16 @@ fn dynamic_quantization_covers_the_range_and_zero() {
     assert!((s - 4.0 / 255.0).abs() < 1e-7);
     assert_eq!(z, (-128.0f32 + 1.0 / s).round() as i32);
     assert_eq!(layer::dynamic_quant(&[0.0; 4]), (1.0, 0));
+    // Every lane and the remainder count; infinities are ignored.
+    for at in 0..19 {
+        let mut x = vec![0.5f32; 19];
+        x[at] = -7.0;
+        x[(at + 5) % 19] = f32::INFINITY;
+        x[(at + 11) % 19] = 2.0 + at as f32;
+        x[(at + 13) % 19] = f32::NEG_INFINITY;
+        let (s, _) = layer::dynamic_quant(&x);
+        assert!((s - (9.0 + at as f32) / 255.0).abs() < 1e-6, "{at}");
+    }
 }
 
 #[cfg(feature = "compress")]
