@@ -16,7 +16,7 @@ WBG_VERSION   := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/versio
 CRATE_VERSION := $(shell awk -F'"' '/^version = / { print $$2; exit }' Cargo.toml)
 PORT          ?= 8080
 FUZZ_SECONDS  ?= 600
-FUZZ_TARGETS  := container_read engine_load huffman_decode huffman_roundtrip
+FUZZ_TARGETS  := container_read engine_load huffman_decode huffman_roundtrip ocr_input
 
 .PHONY: help run test tools wasm cli models test-native test-wasm test-wasm-kernels test-browser browser-tools lint bench bench-huffman bench-kernels bench-engine bench-ocr ocr-set fuzz clean
 

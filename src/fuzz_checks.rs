@@ -39,6 +39,33 @@ pub fn engine_load(data: &[u8]) {
     let _ = model.run(inputs);
 }
 
+/// Any bytes as an image file (PNG/JPEG decoding with its bounds), and a small decoded image's
+/// brightness as a text-probability map through the OCR post-processing (DB boxes,
+/// perspective crops, reading order): errors allowed, panics not. Returns the boxes found.
+#[cfg(feature = "scan")]
+pub fn ocr_input(data: &[u8]) -> usize {
+    use crate::scan::image::RgbImage;
+    use crate::scan::ocr::{det, layout};
+    use crate::scan::warp::perspective_crop;
+    let Ok(img) = RgbImage::decode(data) else { return 0 };
+    if img.width * img.height > 1 << 16 {
+        return 0;
+    }
+    let prob: Vec<f32> = img.data.chunks_exact(3).map(|p| f32::from(p[1]) / 255.0).collect();
+    let opts = det::DetOptions { box_threshold: 0.1, ..det::DetOptions::default() };
+    let Ok(boxes) = det::postprocess(&prob, img.width, img.height, img.width, img.height, &opts) else {
+        return 0;
+    };
+    for b in &boxes {
+        if let Ok(crop) = perspective_crop(&img, &b.corners) {
+            assert!(crop.width >= 1 && crop.height >= 1);
+        }
+    }
+    let corners: Vec<_> = boxes.iter().map(|b| b.corners).collect();
+    assert_eq!(layout::reading_order(&corners).len(), boxes.len());
+    boxes.len()
+}
+
 /// Arbitrary code lengths and stream bytes into the Huffman decoder. Input: one byte that
 /// scales the requested symbol count, a serialized codebook, then the stream.
 pub fn huffman_decode(data: &[u8]) {
@@ -199,7 +226,27 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
             include_bytes!("../tests/fixtures/tiny_cnn_p90.slim").to_vec(),
             include_bytes!("../tests/fixtures/tiny_cnn.onnx").to_vec(),
         ],
+        #[cfg(feature = "scan")]
+        "ocr_input" => ocr_seeds(),
         "huffman_roundtrip" => vec![vec![11, 1, 2, 3, 1, 1, 0x85, 0x42, 9], vec![15; 64], vec![0, 7, 7, 7]],
         _ => Vec::new(),
     }
+}
+
+/// A small PNG and JPEG with bright bars (text-like regions) for the `ocr_input` target.
+#[cfg(feature = "scan")]
+fn ocr_seeds() -> Vec<Vec<u8>> {
+    let img = image::RgbImage::from_fn(64, 40, |x, y| {
+        let bar =
+            (5..12).contains(&y) && (4..50).contains(&x) || (22..30).contains(&y) && (10..60).contains(&x);
+        image::Rgb(if bar { [200, 230, 90] } else { [20, 10, 30] })
+    });
+    [image::ImageFormat::Png, image::ImageFormat::Jpeg]
+        .iter()
+        .map(|&f| {
+            let mut out = Vec::new();
+            img.write_to(&mut std::io::Cursor::new(&mut out), f).expect("encode seed");
+            out
+        })
+        .collect()
 }

@@ -38,3 +38,19 @@ fn huffman_roundtrip_regressions() {
 fn engine_load_regressions() {
     assert!(replay("engine_load", slimscan::fuzz_checks::engine_load) > 0);
 }
+
+#[test]
+fn ocr_input_regressions() {
+    assert!(replay("ocr_input", |d| drop(slimscan::fuzz_checks::ocr_input(d))) > 0);
+}
+
+/// The seeds themselves find boxes (the check exercises the post-processing, not only the
+/// decoder's error paths).
+#[test]
+fn ocr_input_seeds_reach_the_post_processing() {
+    let seeds = slimscan::fuzz_checks::seeds("ocr_input");
+    assert_eq!(seeds.len(), 2);
+    for seed in seeds {
+        assert_eq!(slimscan::fuzz_checks::ocr_input(&seed), 2);
+    }
+}
