@@ -1,6 +1,6 @@
 // Same-run OCR comparison: our pipeline with the compressed models (.slim), our pipeline with the
 // original ONNX models, and Tesseract.js, on the same images of each evaluation set, in one process.
-// Usage: node benches/ocr/compare.mjs --set DIR [--set DIR2 ...] [--limit N] [--json OUT]
+// Usage: node benches/ocr/compare.mjs --set DIR [--set DIR2 ...] [--limit N] [--json OUT] [--models DIR]
 //          [--markdown] [--systems slim,onnx,tesseract]
 // --limit N keeps the first N images of each kind. Each system reads the set's first image once,
 // untimed, before the timed pass. The network is off for the whole run (fetch throws).
@@ -14,17 +14,18 @@ import { createSlimscan } from './slimscan.mjs';
 import { createTesseract, tesseractVersion, TESSERACT_DATA_FILE } from './tesseract.mjs';
 import { formatText, formatMarkdown, FOOTNOTE } from './report.mjs';
 
-const models = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../models');
+// --models DIR replaces this (set in main before any system is built).
+let models = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../models');
 const model = (name) => path.join(models, name);
 const SYSTEMS = {
   slim: {
     name: 'slimscan .slim',
-    files: { det: model('ppocr_det.slim'), rec: model('ppocr_rec.slim'), cls: model('ppocr_cls.slim') },
+    get files() { return { det: model('ppocr_det.slim'), rec: model('ppocr_rec.slim'), cls: model('ppocr_cls.slim') }; },
     create: createSlimscan,
   },
   onnx: {
     name: 'slimscan ONNX',
-    files: { det: model('ch_PP-OCRv4_det_infer.onnx'), rec: model('ch_PP-OCRv4_rec_infer.onnx'), cls: model('ch_ppocr_mobile_v2.0_cls_infer.onnx') },
+    get files() { return { det: model('ch_PP-OCRv4_det_infer.onnx'), rec: model('ch_PP-OCRv4_rec_infer.onnx'), cls: model('ch_ppocr_mobile_v2.0_cls_infer.onnx') }; },
     create: createSlimscan,
   },
   tesseract: {
@@ -130,10 +131,12 @@ async function main() {
       limit: { type: 'string' },
       json: { type: 'string' },
       markdown: { type: 'boolean', default: false },
+      models: { type: 'string' },
       systems: { type: 'string', default: Object.keys(SYSTEMS).join(',') },
     },
   });
   if (!values.set?.length) throw new Error('usage: compare.mjs --set DIR [--set DIR2 ...] [--limit N] [--json OUT] [--markdown] [--systems slim,onnx,tesseract]');
+  if (values.models) models = path.resolve(values.models);
   const limit = values.limit === undefined ? Infinity : Number(values.limit);
   if (!(limit >= 1 && Number.isInteger(limit) || limit === Infinity)) throw new Error(`--limit must be a positive integer, got ${values.limit}`);
   const systemIds = values.systems.split(',');
