@@ -4,7 +4,10 @@
 //! §7) come from observers fed with those captures; `--sensitivity` reuses the captures.
 //!
 //! Image preprocessing (documented in README, "Calibration"): decode, resize so the shorter
-//! side fits the model's input, centre-crop to it, scale pixels by `scale` (default 1/255),
+//! side fits the model's input, centre-crop to it (or, with `"resize": "height"` in the
+//! manifest, as OCR recognisers take text lines: scale to the input height keeping the aspect
+//! ratio, left-aligned, the rest of the width zero after normalisation, longer lines cut at
+//! the input width), scale pixels by `scale` (default 1/255),
 //! subtract `mean` and divide by `std` per channel (default ImageNet), channel order `RGB`
 //! unless the manifest says `BGR`; NCHW or NHWC from where the model's 3 (or 1) channels
 //! sit. The manifest may fix `input_size: [H, W]` for models with free spatial dims.
@@ -104,6 +107,8 @@ pub struct InputSpec {
     pub std: Vec<f32>,
     pub scale: f32,
     pub bgr: bool,
+    /// `"resize": "height"`: keep the aspect ratio at the input height, pad (or cut) the width.
+    pub fit_height: bool,
 }
 
 impl InputSpec {
@@ -196,7 +201,12 @@ pub fn input_spec(model: &pb::ModelProto, manifest: Option<&serde_json::Value>) 
     }
     let scale = floats(get("scale"), "scale", &[1.0 / 255.0])?.first().copied().unwrap_or(1.0 / 255.0);
     let bgr = get("channel_order").and_then(|v| v.as_str()).is_some_and(|s| s.eq_ignore_ascii_case("bgr"));
-    Ok(InputSpec { name: input.name.clone(), shape, layout, mean, std, scale, bgr })
+    let fit_height = match get("resize").map(|v| v.as_str()) {
+        None | Some(Some("cover")) => false,
+        Some(Some("height")) => true,
+        Some(_) => return Err(calib_err("manifest resize must be \"cover\" or \"height\"")),
+    };
+    Ok(InputSpec { name: input.name.clone(), shape, layout, mean, std, scale, bgr, fit_height })
 }
 
 /// One sample as the model's input tensor (row-major, `spec.shape`).
@@ -229,20 +239,28 @@ pub fn load_sample(path: &Path, spec: &InputSpec) -> Result<Vec<f32>> {
     reader.limits(limits);
     let img = reader.decode().map_err(|e| calib_err(format!("{shown} is not a readable image: {e}")))?;
     let (h, w) = spec.hw();
-    // Resize so the image covers h×w, then centre-crop.
     let (iw, ih) = (img.width().max(1) as f64, img.height().max(1) as f64);
-    let f = (w as f64 / iw).max(h as f64 / ih);
-    let (rw, rh) = (((iw * f).round() as u32).max(w as u32), ((ih * f).round() as u32).max(h as u32));
-    let resized = img.resize_exact(rw, rh, image::imageops::FilterType::Triangle);
-    let cropped = resized.crop_imm((rw - w as u32) / 2, (rh - h as u32) / 2, w as u32, h as u32);
+    let (cropped, filled) = if spec.fit_height {
+        // Height h, aspect kept, left-aligned; cut at w.
+        let rw = ((iw * h as f64 / ih).round() as u32).max(1);
+        let resized = img.resize_exact(rw, h as u32, image::imageops::FilterType::Triangle);
+        let kept = rw.min(w as u32);
+        (resized.crop_imm(0, 0, kept, h as u32), kept as usize)
+    } else {
+        // Resize so the image covers h×w, then centre-crop.
+        let f = (w as f64 / iw).max(h as f64 / ih);
+        let (rw, rh) = (((iw * f).round() as u32).max(w as u32), ((ih * f).round() as u32).max(h as u32));
+        let resized = img.resize_exact(rw, rh, image::imageops::FilterType::Triangle);
+        (resized.crop_imm((rw - w as u32) / 2, (rh - h as u32) / 2, w as u32, h as u32), w)
+    };
     let c = spec.channels();
     let pixels: Vec<u8> = if c == 1 { cropped.to_luma8().into_raw() } else { cropped.to_rgb8().into_raw() };
     let mut out = vec![0f32; c * h * w];
     for y in 0..h {
-        for x in 0..w {
+        for x in 0..filled {
             for ch in 0..c {
                 let src = if spec.bgr && c == 3 { 2 - ch } else { ch };
-                let v = f32::from(pixels[(y * w + x) * c + src]) * spec.scale;
+                let v = f32::from(pixels[(y * filled + x) * c + src]) * spec.scale;
                 let v = (v - spec.mean[ch]) / spec.std[ch];
                 let at = match spec.layout {
                     Layout::Nchw => (ch * h + y) * w + x,

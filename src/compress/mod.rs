@@ -3,18 +3,23 @@
 //! a node of the `ai.slimscan` domain that names its tensor in TENS (docs/FORMAT.md §7).
 //! Everything else in the graph — other ops, small initializers — is kept as it is in GRPH.
 //!
+//! A CTC recogniser's output classes can first be restricted to chosen characters
+//! (`--vocab`, see [`vocab`]).
+//!
 //! Pruning defaults are sensitivity-aware (see [`plan`]): the first layer, depthwise convs
 //! and the final classifier are pruned at half the requested sparsity, and the other layers
 //! share one global magnitude threshold chosen so that the sparsity over all prunable
 //! weights is exactly the requested fraction.
 
 pub mod calib;
+pub mod gptq;
 pub mod graph;
 pub mod layers;
 pub use crate::onnx;
 pub mod plan;
 pub mod sample;
 pub mod sensitivity;
+pub mod vocab;
 
 use crate::error::{Error, Result};
 use crate::format::{Coding, SlimWriter, Tensor, TensorData};
@@ -32,6 +37,8 @@ use tract_onnx::pb;
 pub struct Options {
     /// How much to prune.
     pub prune: PrunePlan,
+    /// Weight precision per layer (8 bits unless a plan lowers it).
+    pub bits: plan::Bits,
     /// int8 weights (else f32, pruned only).
     pub quantize: bool,
     pub per_channel: bool,
@@ -47,6 +54,10 @@ pub struct Options {
     pub manifest: Option<serde_json::Value>,
     /// Calibrate activation quantizers on these samples.
     pub calib: Option<Calibration>,
+    /// Keep only these characters' classes of a CTC recogniser (see [`vocab`]).
+    pub vocab: Option<Vec<char>>,
+    /// Data-aware rounding of the weights on these samples (see [`gptq`]).
+    pub gptq: Option<gptq::Settings>,
 }
 
 /// `--calib DIR --calib-method M --calib-count N`.
@@ -61,6 +72,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             prune: PrunePlan::None,
+            bits: plan::Bits::default(),
             quantize: true,
             per_channel: true,
             scheme: Scheme::Symmetric,
@@ -70,6 +82,8 @@ impl Default for Options {
             keep: Vec::new(),
             manifest: None,
             calib: None,
+            vocab: None,
+            gptq: None,
         }
     }
 }
@@ -113,6 +127,8 @@ pub struct Report {
     pub moved_to_tens: usize,
     pub prunable_weights: u64,
     pub overall_sparsity: f64,
+    /// The output classes `--vocab` kept.
+    pub vocab: Option<vocab::Restricted>,
     pub layers: Vec<LayerReport>,
     pub warnings: Vec<String>,
 }
@@ -122,22 +138,32 @@ pub fn compress(onnx_bytes: &[u8], opts: &Options, progress: &mut dyn Progress) 
     if opts.quantize && !(1..=16).contains(&opts.max_code_len) {
         return Err(Error::InvalidArgument(format!("--max-code-len {} outside 1..=16", opts.max_code_len)));
     }
-    let Prepared { mut model, opset, folded, mut layers, mut warnings } =
+    let Prepared { mut model, opset, folded, mut layers, mut warnings, vocab } =
         prepare(onnx_bytes, opts, progress)?;
     let activations = match &opts.calib {
         Some(c) => calibrate(&model, &layers, c, opts, progress)?,
         None => vec![None; layers.len()],
     };
-    let graph = model.graph.as_mut().ok_or_else(|| Error::Onnx("model has no graph".into()))?;
+    // Layers whose quantizer came with the model (QDQ), before GPTQ fixes the others'.
+    let qdq: Vec<bool> = layers.iter().map(|l| l.fixed_quant.is_some()).collect();
     progress.stage("prune", 0);
+    opts.bits.check(&layers)?;
+    // GPTQ compensates what pruning removed, so it needs the weights from before.
+    let unpruned: Vec<Vec<f32>> =
+        if opts.gptq.is_some() { layers.iter().map(|l| l.weights.clone()).collect() } else { Vec::new() };
     plan::apply(&opts.prune, &mut layers)?;
+    let gptq_layers = match &opts.gptq {
+        Some(s) => apply_gptq(&model, &mut layers, &unpruned, s, opts, progress)?,
+        None => 0,
+    };
+    let graph = model.graph.as_mut().ok_or_else(|| Error::Onnx("model has no graph".into()))?;
 
     let total: u64 = layers.iter().map(|l| l.weights.len() as u64).sum();
     progress.stage("quantize + encode", total);
     let coding = if opts.huffman { Coding::Huffman { max_len: opts.max_code_len } } else { Coding::Fixed };
     let mut writer = SlimWriter::new();
     let mut reports = Vec::with_capacity(layers.len());
-    for layer in &layers {
+    for (layer, &qdq) in layers.iter().zip(&qdq) {
         let (tensor, encoding_bytes) = encode_layer(layer, opts, coding)?;
         let zeros = layer.weights.iter().filter(|&&w| w == 0.0).count();
         let n = layer.weights.len().max(1);
@@ -148,11 +174,15 @@ pub fn compress(onnx_bytes: &[u8], opts: &Options, progress: &mut dyn Progress) 
             tensor: layer.weight.clone(),
             dims: layer.dims.clone(),
             sparsity: zeros as f64 / n as f64,
-            bits: if opts.quantize { 8 } else { 32 },
+            bits: match (opts.quantize, qdq) {
+                (false, _) => 32,
+                (true, true) => 8,
+                (true, false) => opts.bits.of(&layer.name),
+            },
             encoding: tensor.data.encoding_name(coding),
             bytes: encoding_bytes,
             bits_per_weight: encoding_bytes as f64 * 8.0 / n as f64,
-            qdq: layer.fixed_quant.is_some(),
+            qdq,
             input_quant: None,
         });
         writer.add_tensor(tensor, coding);
@@ -185,7 +215,8 @@ pub fn compress(onnx_bytes: &[u8], opts: &Options, progress: &mut dyn Progress) 
     let prunable = total;
     let zeros: u64 = layers.iter().map(|l| l.weights.iter().filter(|&&w| w == 0.0).count() as u64).sum();
     writer.graph = Some(model.encode_to_vec());
-    writer.meta = meta(onnx_bytes, &model, opset, opts, &reports, folded)?;
+    let extra = Extra { folded, vocab: vocab.as_ref(), gptq_layers };
+    writer.meta = meta(onnx_bytes, &model, opset, opts, &reports, &extra)?;
     let (bytes, _) = writer.to_bytes()?;
     let report = Report {
         original_bytes: onnx_bytes.len() as u64,
@@ -195,6 +226,7 @@ pub fn compress(onnx_bytes: &[u8], opts: &Options, progress: &mut dyn Progress) 
         moved_to_tens,
         prunable_weights: prunable,
         overall_sparsity: if prunable > 0 { zeros as f64 / prunable as f64 } else { 0.0 },
+        vocab,
         layers: reports,
         warnings,
     };
@@ -209,14 +241,22 @@ pub struct Prepared {
     /// Compressible layers minus `--keep`, f32 weights in stored layout.
     pub layers: Vec<Layer>,
     pub warnings: Vec<String>,
+    /// What `--vocab` kept.
+    pub vocab: Option<vocab::Restricted>,
 }
 
-/// Decodes the model, turns constants into initializers, folds BatchNorms, finds the layers.
+/// Decodes the model, turns constants into initializers, restricts the vocabulary, folds
+/// BatchNorms, finds the layers.
 pub fn prepare(onnx_bytes: &[u8], opts: &Options, progress: &mut dyn Progress) -> Result<Prepared> {
     let mut model = onnx::decode_model(onnx_bytes)?;
     let opset = onnx::default_opset(&model);
     let graph = model.graph.as_mut().ok_or_else(|| Error::Onnx("model has no graph".into()))?;
     graph::promote_constants(graph);
+    let vocab = match &opts.vocab {
+        Some(chars) => Some(vocab::restrict(&mut model, chars)?),
+        None => None,
+    };
+    let graph = model.graph.as_mut().ok_or_else(|| Error::Onnx("model has no graph".into()))?;
     let folded = graph::fold_batch_norms(graph)?;
     let (found, warnings) = layers::find_layers(graph)?;
     for w in &warnings {
@@ -230,7 +270,7 @@ pub fn prepare(onnx_bytes: &[u8], opts: &Options, progress: &mut dyn Progress) -
         }
     }
     let layers = found.into_iter().filter(|l| !opts.keep.contains(&l.name)).collect();
-    Ok(Prepared { model, opset, folded, layers, warnings })
+    Ok(Prepared { model, opset, folded, layers, warnings, vocab })
 }
 
 fn calib_spec(
@@ -271,7 +311,76 @@ fn calibrate(
     Ok(wire_of.into_iter().map(|i| per_wire[i].clone()).collect())
 }
 
-/// `--sensitivity`: per-layer output error at several sparsities on the calibration data.
+/// GPTQ on every layer it applies to (after pruning, before encoding); the layers keep the
+/// quantizer their codes were chosen for. Returns how many layers it changed.
+fn apply_gptq(
+    model: &pb::ModelProto,
+    layers: &mut [Layer],
+    unpruned: &[Vec<f32>],
+    s: &gptq::Settings,
+    opts: &Options,
+    progress: &mut dyn Progress,
+) -> Result<usize> {
+    if !opts.quantize {
+        return Err(Error::InvalidArgument("--gptq needs int8 quantization".into()));
+    }
+    if opts.scheme != Scheme::Symmetric {
+        return Err(Error::InvalidArgument("--gptq needs symmetric quantization".into()));
+    }
+    let samples = calib::list_samples(&s.dir, s.count)?;
+    let spec = calib::input_spec(model, opts.manifest.as_ref())?;
+    let hessians = gptq::hessians(model, layers, &samples, &spec, progress)?;
+    let todo: Vec<(usize, Vec<f64>)> =
+        hessians.into_iter().enumerate().filter_map(|(i, h)| Some((i, h?))).collect();
+    progress.stage("gptq", todo.len() as u64);
+    let params: Vec<QuantParams> =
+        todo.iter().map(|(i, _)| quant_params(&layers[*i], opts)).collect::<Result<_>>()?;
+    // Largest layers first, spread over the cores.
+    let mut order: Vec<usize> = (0..todo.len()).collect();
+    order.sort_by_key(|&t| std::cmp::Reverse(todo[t].1.len()));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(todo.len().max(1));
+    let layers_ro: &[Layer] = layers;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut results: Vec<Option<Result<Vec<f32>>>> = (0..todo.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (todo, params, order, next) = (&todo, &params, &order, &next);
+            scope.spawn(move || loop {
+                let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&t) = order.get(at) else { break };
+                let (i, h) = &todo[t];
+                let l = &layers_ro[*i];
+                let qmax = plan::Bits::qmax(opts.bits.of(&l.name));
+                let orig = &unpruned[*i];
+                let gone: Vec<bool> =
+                    orig.iter().zip(&l.weights).map(|(&o, &p)| p == 0.0 && o != 0.0).collect();
+                let r = gptq::quantize_layer(orig, &gone, l.dims[0], h, &params[t], qmax, s.damp)
+                    .map_err(|e| Error::InvalidArgument(format!("{}: {e}", l.name)));
+                if tx.send((t, r)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (t, r) in rx {
+            results[t] = Some(r);
+            progress.advance(1);
+        }
+    });
+    for ((t, (i, _)), p) in todo.iter().enumerate().zip(params) {
+        let w = results[t]
+            .take()
+            .ok_or_else(|| Error::InvalidArgument("gptq: a layer was not done".into()))??;
+        layers[*i].weights = w;
+        layers[*i].fixed_quant = Some(p);
+    }
+    Ok(todo.len())
+}
+
+/// `--sensitivity`: per-layer output error at several sparsities on the calibration data
+/// (rounded with GPTQ when `opts.gptq` is set).
 pub fn sensitivity(
     onnx_bytes: &[u8],
     opts: &Options,
@@ -280,7 +389,15 @@ pub fn sensitivity(
 ) -> Result<Vec<sensitivity::Row>> {
     let p = prepare(onnx_bytes, opts, progress)?;
     let (samples, spec) = calib_spec(&p.model, c, opts)?;
-    sensitivity::measure(&p.model, &p.layers, opts, &samples, &spec, progress)
+    // With --gptq: statistics from its samples, errors measured on the --calib ones.
+    let hessians = match &opts.gptq {
+        Some(g) => {
+            let gs = calib::list_samples(&g.dir, g.count)?;
+            Some(gptq::hessians(&p.model, &p.layers, &gs, &spec, progress)?)
+        }
+        None => None,
+    };
+    sensitivity::measure(&p.model, &p.layers, opts, &samples, &spec, hessians.as_deref(), progress)
 }
 
 /// Quantizes and encodes one layer, choosing whichever of dense and sparse storage is smaller.
@@ -324,10 +441,19 @@ pub fn quant_params(layer: &Layer, opts: &Options) -> Result<QuantParams> {
     } else {
         QuantParams::per_tensor(&layer.weights, opts.scheme)
     };
+    let bits = opts.bits.of(&layer.name);
+    if bits < 8 && opts.scheme != Scheme::Symmetric {
+        return Err(Error::InvalidArgument(format!(
+            "{}: {bits}-bit weights need symmetric quantization",
+            layer.name
+        )));
+    }
     if opts.scheme == Scheme::Symmetric {
+        // Fewer bits: the same codes, a coarser step (|code| ≤ 2^(bits−1) − 1).
+        let widen = p.qmax() as f32 / plan::Bits::qmax(bits) as f32;
         // Asymmetric zero points were derived from the exact scale; leave those alone.
         for s in &mut p.scales {
-            *s = round_scale_up_to_bf16(*s);
+            *s = round_scale_up_to_bf16(*s * widen);
         }
     }
     Ok(p)
@@ -450,13 +576,20 @@ fn fold_activation_qdq(g: &mut pb::GraphProto) -> Vec<String> {
     notes
 }
 
+/// What META records besides the options and the layers.
+struct Extra<'a> {
+    folded: usize,
+    vocab: Option<&'a vocab::Restricted>,
+    gptq_layers: usize,
+}
+
 fn meta(
     onnx_bytes: &[u8],
     model: &pb::ModelProto,
     opset: Option<i64>,
     opts: &Options,
     layers: &[LayerReport],
-    folded: usize,
+    extra: &Extra,
 ) -> Result<serde_json::Map<String, serde_json::Value>> {
     let sha = Sha256::digest(onnx_bytes);
     let sha_hex: String = sha.iter().map(|b| format!("{b:02x}")).collect();
@@ -471,6 +604,7 @@ fn meta(
         },
         "compression": {
             "prune": opts.prune.describe(),
+            "bits": opts.bits.describe(),
             "quant": if opts.quantize { "int8" } else { "none" },
             "granularity": if opts.per_channel { "per-channel" } else { "per-tensor" },
             "scheme": match opts.scheme { Scheme::Symmetric => "symmetric", Scheme::Asymmetric => "asymmetric" },
@@ -478,7 +612,11 @@ fn meta(
             "max_code_len": opts.max_code_len,
             "gap_bits": opts.gap_bits,
             "keep": opts.keep,
-            "folded_batch_norms": folded,
+            "folded_batch_norms": extra.folded,
+            "vocab": extra.vocab,
+            "gptq": opts.gptq.as_ref().map(|g| serde_json::json!({
+                "samples_max": g.count, "damp": g.damp, "layers": extra.gptq_layers,
+            })),
             "calibration": opts.calib.as_ref().map(|c| serde_json::json!({
                 "method": c.method.name(),
                 "percentile": match c.method { calib::Method::Percentile(p) => Some(p), _ => None },

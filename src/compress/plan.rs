@@ -10,6 +10,12 @@
 //! - `--prune-plan PLAN.json` ([`PrunePlan::PerLayer`]): explicit per-layer sparsities,
 //!   `{"default": 0.5, "layers": {"node_name": 0.9, ...}}` (or just the `layers` object);
 //!   names that match no compressible layer are an error.
+//!
+//! A plan file may also lower the weight precision of chosen layers ([`Bits`]):
+//! `"default_bits": 8, "bits": {"node_name": 6}` quantizes those layers symmetrically to
+//! `±(2^(b−1) − 1)` (b = 2..=8) with the scale `max |w| / (2^(b−1) − 1)`. The codes are still
+//! stored as int8 — the container and the kernels do not change — but fewer distinct values
+//! make the Huffman-coded stream shorter (about one bit per weight per bit dropped).
 
 use super::layers::{Layer, Role};
 use crate::error::{Error, Result};
@@ -54,9 +60,13 @@ impl PrunePlan {
         let bad = |e: String| Error::InvalidArgument(format!("prune plan: {e}"));
         let v: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
         let obj = v.as_object().ok_or_else(|| bad("expected a JSON object".into()))?;
-        let (default, layers_v) = match obj.get("layers") {
-            Some(l) => (obj.get("default").map_or(Some(0.0), |d| d.as_f64()), l),
-            None => (Some(0.0), &v),
+        // The structured form has any of these keys; otherwise the object is the layer map.
+        let structured = ["layers", "default", "bits", "default_bits"].iter().any(|k| obj.contains_key(*k));
+        let empty = serde_json::Value::Object(serde_json::Map::new());
+        let (default, layers_v) = if structured {
+            (obj.get("default").map_or(Some(0.0), |d| d.as_f64()), obj.get("layers").unwrap_or(&empty))
+        } else {
+            (Some(0.0), &v)
         };
         let default =
             check_fraction("default", default.ok_or_else(|| bad("\"default\" is not a number".into()))?)?;
@@ -77,6 +87,74 @@ impl PrunePlan {
                 serde_json::json!({ "mode": "plan", "default": default, "layers": layers })
             }
         }
+    }
+}
+
+/// Weight precision per layer (symmetric quantization only): `default` bits unless `layers`
+/// names the layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bits {
+    pub default: u32,
+    pub layers: BTreeMap<String, u32>,
+}
+
+impl Default for Bits {
+    fn default() -> Self {
+        Bits { default: 8, layers: BTreeMap::new() }
+    }
+}
+
+fn check_bits(what: &str, b: Option<u64>) -> Result<u32> {
+    match b {
+        Some(b @ 2..=8) => Ok(b as u32),
+        _ => Err(Error::InvalidArgument(format!("prune plan: {what}: bits must be an integer in 2..=8"))),
+    }
+}
+
+impl Bits {
+    /// The `default_bits` and `bits` entries of a plan file (8 bits when absent).
+    pub fn from_json(text: &str) -> Result<Bits> {
+        let bad = |e: String| Error::InvalidArgument(format!("prune plan: {e}"));
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+        let default = match v.get("default_bits") {
+            Some(d) => check_bits("default_bits", d.as_u64())?,
+            None => 8,
+        };
+        let mut layers = BTreeMap::new();
+        if let Some(b) = v.get("bits") {
+            for (name, b) in b.as_object().ok_or_else(|| bad("\"bits\" is not an object".into()))? {
+                layers.insert(name.clone(), check_bits(name, b.as_u64())?);
+            }
+        }
+        Ok(Bits { default, layers })
+    }
+
+    /// Bits of the layer `name`.
+    pub fn of(&self, name: &str) -> u32 {
+        self.layers.get(name).copied().unwrap_or(self.default)
+    }
+
+    /// Largest code magnitude at `bits`.
+    pub fn qmax(bits: u32) -> i32 {
+        (1i32 << (bits.clamp(2, 8) - 1)) - 1
+    }
+
+    /// Errors on names that are not compressible layers.
+    pub fn check(&self, layers: &[Layer]) -> Result<()> {
+        let unknown: Vec<&String> =
+            self.layers.keys().filter(|n| !layers.iter().any(|l| &l.name == *n)).collect();
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument(format!(
+                "prune plan: \"bits\" names unknown layers {unknown:?} (`slimscan compress --list-layers` lists them)"
+            )))
+        }
+    }
+
+    /// For META.
+    pub fn describe(&self) -> serde_json::Value {
+        serde_json::json!({ "default": self.default, "layers": self.layers })
     }
 }
 

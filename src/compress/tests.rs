@@ -410,3 +410,7 @@ fn sensitivity_grows_with_sparsity() {
         assert!(r.errors[5] > 0.1, "{}: 95 % pruning must show: {:?}", r.name, r.errors);
     }
 }
+
+mod bits;
+mod gptq;
+mod vocab;

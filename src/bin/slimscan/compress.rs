@@ -3,7 +3,11 @@
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use slimscan::compress::{
-    self, calib::Method, layers, onnx, plan::PrunePlan, Calibration, Options, Progress,
+    self,
+    calib::Method,
+    layers, onnx,
+    plan::{Bits, PrunePlan},
+    Calibration, Options, Progress,
 };
 use slimscan::quant::Scheme;
 use std::path::{Path, PathBuf};
@@ -19,7 +23,8 @@ pub struct Args {
     /// sensitivity-aware: first layer, depthwise convs and classifier get half.
     #[arg(long, default_value_t = 0.0, conflicts_with = "prune_plan")]
     prune: f64,
-    /// Per-layer sparsities from a JSON file: {"default": 0.5, "layers": {"name": 0.9}}.
+    /// Per-layer sparsities from a JSON file: {"default": 0.5, "layers": {"name": 0.9}}, and
+    /// optionally lower weight precision: "default_bits": 8, "bits": {"name": 6} (2..=8).
     #[arg(long)]
     prune_plan: Option<PathBuf>,
     /// Weight quantization.
@@ -46,6 +51,11 @@ pub struct Args {
     /// Bits per relative index (gap) in sparse tensors.
     #[arg(long, default_value_t = slimscan::sparse::DEFAULT_GAP_BITS)]
     gap_bits: u32,
+    /// CTC recognisers (PP-OCR `character` metadata): keep only the output classes of the
+    /// characters in this UTF-8 file (every character except line breaks; one per line or all
+    /// on one line), plus the CTC blank and the space. Unknown characters are an error.
+    #[arg(long, value_name = "FILE")]
+    vocab: Option<PathBuf>,
     /// Leave these layers (node names) uncompressed.
     #[arg(long, num_args = 1..)]
     keep: Vec<String>,
@@ -65,6 +75,17 @@ pub struct Args {
     /// Use at most this many calibration samples (the first in name order).
     #[arg(long, default_value_t = 100)]
     calib_count: usize,
+    /// Data-aware weight rounding (GPTQ) on a folder of calibration samples (as --calib:
+    /// images per --manifest, or .npy input tensors): each layer's rounding errors are
+    /// compensated by its other weights, on the inputs the layer sees. No retraining.
+    #[arg(long, value_name = "DIR")]
+    gptq: Option<PathBuf>,
+    /// Use at most this many GPTQ samples (the first in name order).
+    #[arg(long, default_value_t = 128)]
+    gptq_count: usize,
+    /// GPTQ damping, relative to the mean input second moment.
+    #[arg(long, default_value_t = compress::gptq::DEFAULT_DAMP)]
+    gptq_damp: f64,
     /// Print each layer's output error at several sparsities on the calibration data
     /// (needs --calib; uses the first --sensitivity-count samples), then exit.
     #[arg(long, requires = "calib")]
@@ -163,12 +184,13 @@ pub fn run(a: Args) -> Result<()> {
     if !a.sensitivity {
         check_writable(a.output.as_deref().context("--output is required")?)?;
     }
-    let prune = match &a.prune_plan {
-        Some(p) => PrunePlan::from_json(
-            &std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read the prune plan {}", p.display()))?,
-        )?,
-        None => PrunePlan::global(a.prune)?,
+    let (prune, bits) = match &a.prune_plan {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read the prune plan {}", p.display()))?;
+            (PrunePlan::from_json(&text)?, Bits::from_json(&text)?)
+        }
+        None => (PrunePlan::global(a.prune)?, Bits::default()),
     };
     let manifest = match &a.manifest {
         Some(p) => Some(
@@ -180,8 +202,16 @@ pub fn run(a: Args) -> Result<()> {
         ),
         None => None,
     };
+    let vocab = match &a.vocab {
+        Some(p) => Some(compress::vocab::parse(
+            &std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read the vocabulary {} (UTF-8 text)", p.display()))?,
+        )?),
+        None => None,
+    };
     let opts = Options {
         prune,
+        bits,
         quantize: matches!(a.quant, Quant::Int8),
         per_channel: !a.per_tensor,
         scheme: if a.asymmetric { Scheme::Asymmetric } else { Scheme::Symmetric },
@@ -198,6 +228,12 @@ pub fn run(a: Args) -> Result<()> {
                 CalibMethod::Entropy => Method::Entropy,
             },
             count: if a.sensitivity { a.sensitivity_count } else { a.calib_count },
+        }),
+        vocab,
+        gptq: a.gptq.as_ref().map(|dir| compress::gptq::Settings {
+            dir: dir.clone(),
+            count: a.gptq_count,
+            damp: a.gptq_damp,
         }),
     };
     let _ = (a.per_channel, a.symmetric);
@@ -227,6 +263,12 @@ pub fn run(a: Args) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
+    if let Some(v) = &report.vocab {
+        println!(
+            "vocabulary: {} of {} output classes kept (classifier {})",
+            v.classes_after, v.classes_before, v.classifier
+        );
+    }
     println!(
         "{} → {}: {} → {} bytes ({:.1}x smaller), {} layers compressed, overall sparsity {:.1} %{}",
         a.input.display(),
@@ -254,17 +296,20 @@ fn print_sensitivity(rows: &[compress::sensitivity::Row]) {
     for s in &first.sparsities {
         print!(" {:>8}", format!("{:.0}%", s * 100.0));
     }
+    for b in &first.bits {
+        print!(" {:>8}", format!("{b} bit"));
+    }
     println!();
     for r in rows {
         print!("{:<40} {:<10} {:>9}", r.name, format!("{:?}", r.role).to_lowercase(), r.weights);
-        for e in &r.errors {
+        for e in r.errors.iter().chain(&r.bit_errors) {
             print!(" {:>8}", format!("{:.2}%", e * 100.0));
         }
         println!();
     }
     println!(
         "\nrelative output error ‖y − y_f32‖/‖y_f32‖ of each layer alone, pruned to the column's sparsity \
-         and quantized as `compress` would; write a --prune-plan from it: \
-         {{\"default\": 0.8, \"layers\": {{\"name\": 0.5}}}}"
+         and quantized as `compress` would (8-bit; the bit columns: unpruned, fewer bits); write a \
+         --prune-plan from it: {{\"default\": 0.8, \"layers\": {{\"name\": 0.5}}, \"bits\": {{\"name\": 6}}}}"
     );
 }
