@@ -3,7 +3,7 @@
 //! fused activation. Independent of tract, so it is tested on its own.
 
 use crate::error::{Error, Result};
-use crate::kernels::{self, Activation, ConvGeometry, DepthwiseWeights, GemmWeights};
+use crate::kernels::{self, Activation, Codes, ConvGeometry, DepthwiseWeights, GemmWeights};
 use std::cell::RefCell;
 
 /// Integer buffers reused from one layer to the next (kernels overwrite what they use), so a
@@ -160,17 +160,50 @@ pub struct SlimLayer {
     pub in_channels: usize,
     /// Weight scale of every output channel.
     pub w_scales: Vec<f32>,
-    /// Static activation quantizer `(scale, zero point)`; `None` quantizes each input with its
-    /// own min/max (dynamic quantization).
+    /// Static activation quantizer `(scale, zero point)`, int8; `None` quantizes each input
+    /// with its own min/max (dynamic quantization) to `dynamic_codes`.
     pub input_quant: Option<(f32, i32)>,
+    /// Code range of the dynamic quantizer: as wide as the accumulators allow (see
+    /// [`dynamic_codes`]).
+    pub dynamic_codes: Codes,
     pub act: Activation,
     /// Element count and nonzeros of the original weight tensor.
     pub weight_elements: usize,
     pub weight_nonzeros: usize,
 }
 
-/// Scale and zero point of a dynamic quantizer covering `x` (and 0).
-pub fn dynamic_quant(x: &[f32]) -> (f32, i32) {
+/// The widest activation codes (8..=12 bits) for which no accumulator of a layer with these
+/// weights can overflow: `max_row Σ|w| · steps ≤ i32::MAX`. Wider codes cost nothing in the
+/// kernels (they multiply `i16` codes) and cut the activation rounding error 16× at 12 bits
+/// against 8 — measured on PP-OCRv4 rec: int8 activations lose 2.2 points of character
+/// accuracy on real word images that int8 weights alone do not (docs/BENCHMARKS.md).
+pub fn dynamic_codes(weights: &LayerWeights) -> Codes {
+    let row_l1 = |w: &[i16]| w.iter().map(|&v| u64::from(v.unsigned_abs())).sum::<u64>();
+    let l1 = match weights {
+        LayerWeights::Gemm(groups) => groups
+            .iter()
+            .map(|g| match g {
+                GemmWeights::Dense(d) => d.w.chunks(d.cols.max(1)).map(row_l1).max().unwrap_or(0),
+                GemmWeights::Sparse(sp) => sp
+                    .row_ptr
+                    .windows(2)
+                    .map(|r| row_l1(sp.val.get(r[0] as usize..r[1] as usize).unwrap_or(&[])))
+                    .max()
+                    .unwrap_or(0),
+            })
+            .max()
+            .unwrap_or(0),
+        LayerWeights::Depthwise(d) => d.w.chunks((d.kh * d.kw).max(1)).map(row_l1).max().unwrap_or(0),
+    };
+    (8..=Codes::MAX_BITS)
+        .rev()
+        .map(Codes::bits)
+        .find(|c| l1.saturating_mul(c.steps() as u64) <= i32::MAX as u64)
+        .unwrap_or(Codes::INT8)
+}
+
+/// Scale and zero point of a dynamic quantizer covering `x` (and 0) with `codes`.
+pub fn dynamic_quant(x: &[f32], codes: Codes) -> (f32, i32) {
     // Eight independent lanes of branch-free selects: this vectorises, and avoids the libm
     // `fminf`/`fmaxf` calls `f32::min`/`max` become in wasm (they showed up at ~9 % of a
     // PP-OCR rec run). Non-finite values count as 0, which the range always covers.
@@ -192,11 +225,11 @@ pub fn dynamic_quant(x: &[f32]) -> (f32, i32) {
     }
     let lo = lo.iter().fold(0f32, |a, &b| if b < a { b } else { a });
     let hi = hi.iter().fold(0f32, |a, &b| if b > a { b } else { a });
-    let scale = (hi - lo) / 255.0;
+    let scale = (hi - lo) / codes.steps() as f32;
     if !(scale.is_finite() && scale >= f32::MIN_POSITIVE) {
         return (1.0, 0);
     }
-    let zp = (-128.0 - lo / scale).round().clamp(-128.0, 127.0) as i32;
+    let zp = (codes.min as f32 - lo / scale).round().clamp(codes.min as f32, codes.max as f32) as i32;
     (scale, zp)
 }
 
@@ -281,12 +314,18 @@ impl SlimLayer {
             .iter()
             .try_fold(1usize, |a, &d| a.checked_mul(d))
             .ok_or_else(|| invalid(format!("output shape {out_shape:?} overflows")))?;
-        let (scale, zp) = self.input_quant.unwrap_or_else(|| dynamic_quant(x));
+        let (scale, zp, codes) = match self.input_quant {
+            Some((s, z)) => (s, z, Codes::INT8),
+            None => {
+                let (s, z) = dynamic_quant(x, self.dynamic_codes);
+                (s, z, self.dynamic_codes)
+            }
+        };
         let scales: Vec<f32> = self.w_scales.iter().map(|&s| s * scale).collect();
         let mut out = vec![0f32; out_len];
         with_scratch(|sc| -> Result<()> {
             let xq = room(&mut sc.xq, x.len());
-            kernels::quantize(x, 1.0 / scale, zp, xq)?;
+            kernels::quantize(x, 1.0 / scale, zp, codes, xq)?;
             match &self.kind {
                 LayerKind::Conv(spec) => {
                     let bias = self.channel_bias(bias, 1.0)?;
@@ -355,8 +394,8 @@ impl SlimLayer {
         let n = self.out_channels;
         let mut row_scales = Vec::with_capacity(m);
         for (row, q) in x.chunks_exact(k).zip(xq.chunks_exact_mut(k)) {
-            let (s, z) = dynamic_quant(row);
-            kernels::quantize(row, 1.0 / s, z, q)?;
+            let (s, z) = dynamic_quant(row, self.dynamic_codes);
+            kernels::quantize(row, 1.0 / s, z, self.dynamic_codes, q)?;
             row_scales.push(s);
         }
         let LayerWeights::Gemm(groups) = &self.weights else {

@@ -248,9 +248,11 @@ fn finish(
         TensorData::Int8Sparse(r) => r.values.iter().filter(|&&v| v != 0).count(),
         TensorData::F32(_) => weight_elements,
     };
+    let dynamic_codes = super::layer::dynamic_codes(&weights);
     let layer = Arc::new(SlimLayer {
         weight: t.name,
         kind,
+        dynamic_codes,
         weights,
         out_channels,
         in_channels,

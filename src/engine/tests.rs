@@ -1,6 +1,6 @@
 use super::layer::{ConvSpec, LayerKind, LayerWeights, Padding, SlimLayer};
 use super::*;
-use crate::kernels::{Activation, DepthwiseWeights, GemmWeights};
+use crate::kernels::{Activation, Codes, DepthwiseWeights, GemmWeights};
 use crate::synth::SplitMix64;
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
@@ -107,6 +107,7 @@ fn conv_case(
         in_channels: cg,
         w_scales: w_scales.clone(),
         input_quant: Some((in_scale, zp)),
+        dynamic_codes: Codes::INT8,
         act: Activation::None,
         weight_elements: q.len(),
         weight_nonzeros: q.iter().filter(|&&v| v != 0).count(),
@@ -161,6 +162,7 @@ fn gemm_and_matmul_layers_match_f32() {
         in_channels: k,
         w_scales: w_scales.clone(),
         input_quant: Some((1.0 / 127.0, 0)),
+        dynamic_codes: Codes::INT8,
         act: Activation::Relu,
         weight_elements: q.len(),
         weight_nonzeros: q.len(),
@@ -203,10 +205,14 @@ fn matmul_quantizes_each_row_with_its_own_range() {
     let q = random_i8(&mut r, n * k, 1.0);
     // Rows whose ranges differ by 10^4: one scale for all would zero the small rows.
     let x: Vec<f32> = (0..m * k).map(|i| r.next_signed() * 10f32.powi(i as i32 / k as i32 * 4 - 6)).collect();
+    let weights = LayerWeights::Gemm(vec![GemmWeights::from_dense_i8(&q, n, k, &[]).unwrap()]);
+    let dynamic_codes = layer::dynamic_codes(&weights);
+    assert_eq!(dynamic_codes, Codes::bits(12), "16 weights of |w| ≤ 127 leave room for 12-bit codes");
     let layer = SlimLayer {
         weight: "w".into(),
         kind: LayerKind::MatMul,
-        weights: LayerWeights::Gemm(vec![GemmWeights::from_dense_i8(&q, n, k, &[]).unwrap()]),
+        dynamic_codes,
+        weights,
         out_channels: n,
         in_channels: k,
         w_scales: vec![0.01; n],
@@ -243,20 +249,37 @@ fn degenerate_convolution_specs_are_errors() {
 
 #[test]
 fn dynamic_quantization_covers_the_range_and_zero() {
-    let (s, z) = layer::dynamic_quant(&[-1.0, 3.0, f32::NAN]);
-    assert!((s - 4.0 / 255.0).abs() < 1e-7);
-    assert_eq!(z, (-128.0f32 + 1.0 / s).round() as i32);
-    assert_eq!(layer::dynamic_quant(&[0.0; 4]), (1.0, 0));
-    // Every lane and the remainder count; infinities are ignored.
-    for at in 0..19 {
-        let mut x = vec![0.5f32; 19];
-        x[at] = -7.0;
-        x[(at + 5) % 19] = f32::INFINITY;
-        x[(at + 11) % 19] = 2.0 + at as f32;
-        x[(at + 13) % 19] = f32::NEG_INFINITY;
-        let (s, _) = layer::dynamic_quant(&x);
-        assert!((s - (9.0 + at as f32) / 255.0).abs() < 1e-6, "{at}");
+    for codes in [Codes::INT8, Codes::bits(12)] {
+        let steps = codes.steps() as f32;
+        let (s, z) = layer::dynamic_quant(&[-1.0, 3.0, f32::NAN], codes);
+        assert!((s - 4.0 / steps).abs() < 1e-7);
+        assert_eq!(z, (codes.min as f32 + 1.0 / s).round() as i32);
+        assert_eq!(layer::dynamic_quant(&[0.0; 4], codes), (1.0, 0));
+        // Every lane and the remainder count; infinities are ignored.
+        for at in 0..19 {
+            let mut x = vec![0.5f32; 19];
+            x[at] = -7.0;
+            x[(at + 5) % 19] = f32::INFINITY;
+            x[(at + 11) % 19] = 2.0 + at as f32;
+            x[(at + 13) % 19] = f32::NEG_INFINITY;
+            let (s, _) = layer::dynamic_quant(&x, codes);
+            assert!((s - (9.0 + at as f32) / steps).abs() < 1e-6, "{at}");
+        }
     }
+}
+
+#[test]
+fn dynamic_codes_are_as_wide_as_the_accumulators_allow() {
+    let dense = |k: usize, v: i8| {
+        LayerWeights::Gemm(vec![GemmWeights::from_dense_i8(&vec![v; 2 * k], 2, k, &[]).unwrap()])
+    };
+    // Σ|w| · steps ≤ 2^31 − 1: 12 bits up to Σ|w| = 524 415, then fewer, never below 8.
+    assert_eq!(layer::dynamic_codes(&dense(4129, 127)), Codes::bits(12)); // Σ|w| = 524 383
+    assert_eq!(layer::dynamic_codes(&dense(4130, 127)), Codes::bits(11));
+    assert_eq!(layer::dynamic_codes(&dense(66_000, 127)), Codes::INT8);
+    assert_eq!(layer::dynamic_codes(&dense(600_000, -127)), Codes::INT8, "no room at all: int8 as before");
+    let dw = DepthwiseWeights::from_i8(&[100; 18], 2, 3, 3, &[]).unwrap();
+    assert_eq!(layer::dynamic_codes(&LayerWeights::Depthwise(dw)), Codes::bits(12));
 }
 
 #[cfg(feature = "compress")]

@@ -371,17 +371,54 @@ pub fn im2col_rows(x: &[i16], g: &ConvGeometry, y0: usize, y1: usize, out: &mut 
     Ok(())
 }
 
-/// Quantizes f32 activations to centered int8 codes: `clamp(round(x · inv_scale) + zp,
-/// −128, 127) − zp` with rounding half to even (NaN → zero point).
-pub fn quantize(x: &[f32], inv_scale: f32, zero_point: i32, out: &mut [i16]) -> Result<()> {
+/// The code range of an activation quantizer: `min..=max` before the zero point is
+/// subtracted. int8 is `−128..=127`; the engine's dynamic quantizer uses wider ranges (up to
+/// 12 bits) where a layer's accumulators have room — the kernels multiply `i16` codes, so a
+/// finer activation step costs nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Codes {
+    pub min: i32,
+    pub max: i32,
+}
+
+impl Codes {
+    pub const INT8: Codes = Codes { min: -128, max: 127 };
+    /// Widest range accepted: centered codes stay within ±8191.
+    pub const MAX_BITS: u32 = 12;
+
+    /// Signed `bits`-bit codes, `−2^(bits−1) ..= 2^(bits−1) − 1` (bits clamped to 2..=12).
+    pub fn bits(bits: u32) -> Codes {
+        let half = 1i32 << (bits.clamp(2, Self::MAX_BITS) - 1);
+        Codes { min: -half, max: half - 1 }
+    }
+
+    /// Number of steps between the smallest and the largest code.
+    pub fn steps(self) -> i32 {
+        self.max - self.min
+    }
+}
+
+/// Quantizes f32 activations to centered codes: `clamp(round(x · inv_scale) + zp, codes.min,
+/// codes.max) − zp` with rounding half to even (NaN → zero point).
+pub fn quantize(x: &[f32], inv_scale: f32, zero_point: i32, codes: Codes, out: &mut [i16]) -> Result<()> {
     check_len("quantize output", out.len(), Some(x.len()))?;
-    if !(-128..=127).contains(&zero_point) {
-        return Err(invalid(format!("activation zero point {zero_point} is outside −128..=127")));
+    let widest = Codes::bits(Codes::MAX_BITS);
+    if codes.min < widest.min || codes.max > widest.max || codes.min >= codes.max {
+        return Err(invalid(format!(
+            "activation code range {}..={} is not within 12 bits",
+            codes.min, codes.max
+        )));
+    }
+    if !(codes.min..=codes.max).contains(&zero_point) {
+        return Err(invalid(format!(
+            "activation zero point {zero_point} is outside {}..={}",
+            codes.min, codes.max
+        )));
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    wasm_simd::quantize(x, inv_scale, zero_point, out);
+    wasm_simd::quantize(x, inv_scale, zero_point, codes, out);
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-    scalar::quantize(x, inv_scale, zero_point, out);
+    scalar::quantize(x, inv_scale, zero_point, codes, out);
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 //!
 //! Callers ([`super`]'s dispatch functions) have checked every buffer length.
 
-use super::{Activation, ConvGeometry, DenseWeights, DepthwiseWeights, SparseWeights};
+use super::{Activation, Codes, ConvGeometry, DenseWeights, DepthwiseWeights, SparseWeights};
 
 /// `out[r][j] = Σ_k w[r][k] · x[k][j]`.
 pub fn gemm_dense(w: &DenseWeights, x: &[i16], p: usize, out: &mut [i32]) {
@@ -106,15 +106,15 @@ pub fn im2col_rows(x: &[i16], g: &ConvGeometry, y0: usize, y1: usize, out: &mut 
 
 /// One activation's centered code (see [`super::quantize`]).
 #[inline]
-pub fn quantize_one(x: f32, inv_scale: f32, zero_point: i32) -> i16 {
+pub fn quantize_one(x: f32, inv_scale: f32, zero_point: i32, codes: Codes) -> i16 {
     // `as` saturates and maps NaN to 0, like the SIMD truncating conversion.
     let q = (x * inv_scale).round_ties_even() as i32;
-    (q.saturating_add(zero_point).clamp(-128, 127) - zero_point) as i16
+    (q.saturating_add(zero_point).clamp(codes.min, codes.max) - zero_point) as i16
 }
 
-pub fn quantize(x: &[f32], inv_scale: f32, zero_point: i32, out: &mut [i16]) {
+pub fn quantize(x: &[f32], inv_scale: f32, zero_point: i32, codes: Codes, out: &mut [i16]) {
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = quantize_one(v, inv_scale, zero_point);
+        *o = quantize_one(v, inv_scale, zero_point, codes);
     }
 }
 

@@ -552,6 +552,7 @@ struct QuantizeCase {
     x: Vec<f32>,
     inv_scale: f32,
     zp: i32,
+    codes: Codes,
 }
 
 impl Case for QuantizeCase {
@@ -559,13 +560,13 @@ impl Case for QuantizeCase {
 
     fn dispatch(&self) -> Vec<i16> {
         let mut out = vec![999; self.x.len()];
-        quantize(&self.x, self.inv_scale, self.zp, &mut out).unwrap();
+        quantize(&self.x, self.inv_scale, self.zp, self.codes, &mut out).unwrap();
         out
     }
 
     fn reference(&self) -> Vec<i16> {
         let mut out = vec![0; self.x.len()];
-        scalar::quantize(&self.x, self.inv_scale, self.zp, &mut out);
+        scalar::quantize(&self.x, self.inv_scale, self.zp, self.codes, &mut out);
         out
     }
 
@@ -590,7 +591,8 @@ impl Case for QuantizeCase {
                         f
                     }
                 };
-                ((q + i64::from(self.zp)).clamp(-128, 127) - i64::from(self.zp)) as i16
+                ((q + i64::from(self.zp)).clamp(i64::from(self.codes.min), i64::from(self.codes.max))
+                    - i64::from(self.zp)) as i16
             })
             .collect()
     }
@@ -625,19 +627,23 @@ fn quantize_cases() {
         f32::MIN,
     ];
     let mut cases = Vec::new();
-    for &zp in &[-128, -3, 0, 5, 127] {
-        for &inv_scale in &[1.0f32, 0.37, 25.0, 1e-3] {
-            for &len in &[0, 1, 3, 7, 8, 9, 15, 16, 17, 33, 100] {
-                let x = (0..len)
-                    .map(|i| {
-                        if i % 3 == 0 {
-                            specials[(i / 3 + len) % specials.len()]
-                        } else {
-                            rng.next_signed() * 300.0
-                        }
-                    })
-                    .collect();
-                cases.push(QuantizeCase { x, inv_scale, zp });
+    // int8 and the widest (12-bit) codes, zero points at both ends and inside.
+    for (codes, zps) in [(Codes::INT8, [-128, -3, 0, 5, 127]), (Codes::bits(12), [-2048, -300, 0, 77, 2047])]
+    {
+        for &zp in &zps {
+            for &inv_scale in &[1.0f32, 0.37, 25.0, 1e-3] {
+                for &len in &[0, 1, 3, 7, 8, 9, 15, 16, 17, 33, 100] {
+                    let x = (0..len)
+                        .map(|i| {
+                            if i % 3 == 0 {
+                                specials[(i / 3 + len) % specials.len()]
+                            } else {
+                                rng.next_signed() * 3000.0
+                            }
+                        })
+                        .collect();
+                    cases.push(QuantizeCase { x, inv_scale, zp, codes });
+                }
             }
         }
     }
@@ -645,7 +651,7 @@ fn quantize_cases() {
     for shift in 0..8 {
         let mut x = vec![1.25f32; shift];
         x.extend_from_slice(&specials);
-        cases.push(QuantizeCase { x, inv_scale: 1.0, zp: -1 });
+        cases.push(QuantizeCase { x, inv_scale: 1.0, zp: -1, codes: Codes::INT8 });
     }
     check(cases);
 }
@@ -768,4 +774,25 @@ fn dequantize_cases() {
 kernel_tests! {
     quantize_matches_naive => { quantize_cases(); };
     dequantize_every_activation => { dequantize_cases(); };
+}
+
+kernel_tests! {
+    quantize_rejects_code_ranges_beyond_12_bits => {
+        let mut out = [0i16; 2];
+        let x = [1.0f32, -1.0];
+        for (codes, zp) in [
+            (Codes { min: -4097, max: 4095 }, 0),
+            (Codes { min: -4096, max: 4096 }, 0),
+            (Codes { min: 5, max: 5 }, 5),
+            (Codes::INT8, 128),
+            (Codes::INT8, -129),
+        ] {
+            let err = quantize(&x, 1.0, zp, codes, &mut out).unwrap_err().to_string();
+            assert!(err.contains("activation"), "{err}");
+        }
+        quantize(&[3.0, -1.0], 1000.0, 0, Codes::bits(12), &mut out).unwrap();
+        assert_eq!(out, [2047, -1000]);
+        assert_eq!(Codes::bits(8), Codes::INT8);
+        assert_eq!(Codes::bits(12).steps(), 4095);
+    };
 }

@@ -45,7 +45,7 @@
 use core::arch::wasm32::*;
 use core::ptr;
 
-use super::{scalar, Activation, ConvGeometry, DenseWeights, DepthwiseWeights, SparseWeights};
+use super::{scalar, Activation, Codes, ConvGeometry, DenseWeights, DepthwiseWeights, SparseWeights};
 
 #[inline(always)]
 unsafe fn load(p: *const i16) -> v128 {
@@ -627,9 +627,9 @@ unsafe fn copy_row(src: *const i16, src_end: *const i16, dst: *mut i16, dst_room
 /// See [`scalar::quantize_one`]: `f32x4.nearest` rounds half to even and `trunc_sat` maps
 /// NaN to 0 and saturates like `as i32`; clamping `q` to `[−128 − zp, 127 − zp]` equals
 /// the saturating add, clamp and subtract.
-pub fn quantize(x: &[f32], inv_scale: f32, zero_point: i32, out: &mut [i16]) {
+pub fn quantize(x: &[f32], inv_scale: f32, zero_point: i32, codes: Codes, out: &mut [i16]) {
     let s = f32x4_splat(inv_scale);
-    let (lo, hi) = (i32x4_splat(-128 - zero_point), i32x4_splat(127 - zero_point));
+    let (lo, hi) = (i32x4_splat(codes.min - zero_point), i32x4_splat(codes.max - zero_point));
     let n8 = x.len() / 8 * 8;
     let q4 = |v: v128| {
         let q = i32x4_trunc_sat_f32x4(f32x4_nearest(f32x4_mul(v, s)));
@@ -644,7 +644,7 @@ pub fn quantize(x: &[f32], inv_scale: f32, zero_point: i32, out: &mut [i16]) {
         }
     }
     for (o, &v) in out[n8..].iter_mut().zip(&x[n8..]) {
-        *o = scalar::quantize_one(v, inv_scale, zero_point);
+        *o = scalar::quantize_one(v, inv_scale, zero_point, codes);
     }
 }
 
