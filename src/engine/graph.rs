@@ -1,7 +1,8 @@
 //! Preparing a `.slim` file's GRPH (an ONNX graph) for tract: putting the f32 tensors that
-//! were moved to TENS back into their initializers, and folding the activation that follows
-//! a Slim layer into it (docs/FORMAT.md §7), so the kernels apply it while the values are
-//! still in registers.
+//! were moved to TENS back into their initializers, turning Slim layers whose weights are f32
+//! back into standard ONNX nodes, and folding the activation that follows an (int8) Slim layer
+//! into it (docs/FORMAT.md §7), so the kernels apply it while the values are still in
+//! registers.
 
 use super::ops::{ACTIVATION_ATTR, ACTIVATION_MAX_ATTR, ACTIVATION_MIN_ATTR};
 use crate::error::{Error, Result};
@@ -53,6 +54,72 @@ pub fn resolve_external(g: &mut pb::GraphProto, tensors: &mut HashMap<String, Te
         init.float_data.clear();
     }
     Ok(bytes)
+}
+
+/// Turns every Slim node whose weight is an f32 TENS tensor (`slimscan compress --quant none`:
+/// pruned, not quantized) back into the standard ONNX node — `Conv`, `Gemm` with `transB = 1`,
+/// or `MatMul` with the weight transposed back to `[K, N]` — with that weight as an ordinary
+/// initializer, removing it from `tensors`. Returns how many nodes were restored.
+///
+/// Why: the integer kernels only take int8 weights, and tract runs these layers in f32 just as
+/// it runs the original ONNX ops. Running this before [`fold_bias_adds`] and [`fuse_activations`]
+/// leaves only int8 layers in the `ai.slimscan` domain, so no bias or activation is ever
+/// folded into a node that tract will run. The slimscan-only attributes go: `weight`, the
+/// `slimscan_activation*` ones, and the input quantizer (`input_scale`, `input_zero_point`),
+/// since an f32 layer does not quantize its input.
+pub fn restore_f32_layers(g: &mut pb::GraphProto, tensors: &mut HashMap<String, Tensor>) -> Result<usize> {
+    let mut names: HashSet<String> = g.initializer.iter().map(|t| t.name.clone()).collect();
+    let mut restored = 0;
+    for node in &mut g.node {
+        if node.domain != onnx::SLIM_DOMAIN {
+            continue;
+        }
+        let Some(w) = onnx::attr(node, "weight").and_then(|a| std::str::from_utf8(&a.s).ok()) else {
+            continue;
+        };
+        if !matches!(tensors.get(w).map(|t| &t.data), Some(TensorData::F32(_))) {
+            continue;
+        }
+        let Some(Tensor { name, dims, data: TensorData::F32(data), .. }) = tensors.remove(w) else {
+            continue;
+        };
+        let what = |msg: &str| {
+            model_err(format!("{} {:?} with f32 weight {name:?}: {msg}", node.op_type, node.name))
+        };
+        if Some(data.len()) != crate::format::element_count(&dims) {
+            return Err(what(&format!("{} values for shape {dims:?}", data.len())));
+        }
+        if !names.insert(name.clone()) {
+            return Err(what("an initializer of that name is already in the graph"));
+        }
+        let x = node.input.first().cloned().unwrap_or_default();
+        let bias = node.input.get(1).filter(|b| !b.is_empty()).cloned();
+        let (op, init, extra) = match (node.op_type.as_str(), &dims[..]) {
+            ("SlimConv", [_, _, _, _]) => ("Conv", onnx::f32_tensor(&name, &dims, &data), None),
+            ("SlimGemm", [_, _]) => {
+                ("Gemm", onnx::f32_tensor(&name, &dims, &data), Some(onnx::int_attr("transB", 1)))
+            }
+            ("SlimMatMul", &[n, k]) => {
+                if bias.is_some() || node.input.len() != 1 {
+                    return Err(what("SlimMatMul takes one input"));
+                }
+                let kn: Vec<f32> = (0..k * n).map(|i| data[(i % n) * k + i / n]).collect();
+                ("MatMul", onnx::f32_tensor(&name, &[k, n], &kn), None)
+            }
+            (op, _) => return Err(what(&format!("unexpected shape {dims:?} for {op}"))),
+        };
+        g.initializer.push(init);
+        node.op_type = op.into();
+        node.domain = String::new();
+        node.input = [x, name].into_iter().chain(bias).collect();
+        node.attribute.retain(|a| {
+            !matches!(a.name.as_str(), "weight" | "input_scale" | "input_zero_point" | "transB")
+                && !a.name.starts_with(ACTIVATION_ATTR)
+        });
+        node.attribute.extend(extra);
+        restored += 1;
+    }
+    Ok(restored)
 }
 
 /// Folds a per-channel constant `Add` that follows a `SlimConv` or `SlimGemm` into its bias

@@ -1,13 +1,14 @@
 //! The engine: a `.slim` model loaded into tract with its compressed layers as custom ops,
 //! or a plain ONNX model run by tract in f32 (the "original" side of every comparison).
 //!
-//! Loading a `.slim`: the container reader checks and Huffman-decodes every tensor into int8
-//! (never f32), the Slim layers' weights are packed for the kernels (sparse rows or dense
-//! int8, see [`crate::kernels`]), f32 tensors go back into their graph initializers, the
-//! activation after each Slim layer is folded into it, and tract parses the graph with our
-//! op builders registered. A plan (typed, optimised graph) is built per input shape and
-//! cached, so models with dynamic dimensions (OCR) work; fixed-shape models get theirs at
-//! load time.
+//! Loading a `.slim`: the container reader checks and Huffman-decodes every tensor (int8
+//! weights stay int8, never widened to f32), f32 tensors go back into their graph
+//! initializers, Slim layers stored with f32 weights (`--quant none`) become standard ONNX
+//! nodes again (tract runs them in f32), the activation after each int8 Slim layer is folded
+//! into it, and tract parses the graph with our op builders registered, which pack the int8
+//! weights for the kernels (sparse rows or dense int8, see [`crate::kernels`]). A plan
+//! (typed, optimised graph) is built per input shape and cached, so models with dynamic
+//! dimensions (OCR) work; fixed-shape models get theirs at load time.
 //!
 //! Everything here runs the same natively and in wasm.
 
@@ -182,6 +183,7 @@ impl Model {
             file.tensors.into_iter().map(|t| (t.name.clone(), t)).collect();
         let g = proto.graph.as_mut().ok_or_else(|| Error::Model("GRPH holds no graph".into()))?;
         graph::resolve_external(g, &mut tensors)?;
+        graph::restore_f32_layers(g, &mut tensors)?;
         let out_channels: HashMap<String, usize> = tensors
             .iter()
             .filter(|(_, t)| !matches!(t.data, TensorData::F32(_)))

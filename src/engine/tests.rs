@@ -383,11 +383,10 @@ mod with_compressor {
 
     /// Paddle-style export: Conv without bias → Add(per-channel constant) → HardSwish written
     /// as Div(Mul(x, Clip(Add(x, 3), 0, 6)), 6).
-    #[test]
-    fn paddle_bias_add_and_decomposed_hardswish_fold_into_the_layer() {
+    fn paddle_like(seed: u64) -> Vec<u8> {
         use crate::compress::sample::{model_bytes, node, value_info};
         use crate::onnx::{f32_tensor, ints_attr};
-        let mut r = SplitMix64::new(21);
+        let mut r = SplitMix64::new(seed);
         let scalar = |name: &str, v: f32| f32_tensor(name, &[], &[v]);
         let g = pb::GraphProto {
             name: "paddle_like".into(),
@@ -417,7 +416,12 @@ mod with_compressor {
             output: vec![value_info("output", &[1, 8, 1, 1])],
             ..Default::default()
         };
-        let onnx = model_bytes(g, 13);
+        model_bytes(g, 13)
+    }
+
+    #[test]
+    fn paddle_bias_add_and_decomposed_hardswish_fold_into_the_layer() {
+        let onnx = paddle_like(21);
         let mut original = Model::load(&onnx).unwrap();
         let mut compressed = Model::load(&slim(&onnx, &Options::default())).unwrap();
         assert_eq!(compressed.info().fused_activations, 1, "{:?}", compressed.info());
@@ -426,6 +430,139 @@ mod with_compressor {
             let b = compressed.run(vec![input(seed)]).unwrap();
             let cos = cosine(&a[0].data, &b[0].data);
             assert!(cos > 0.999, "seed {seed}: cosine {cos}: {:?} vs {:?}", a[0].data, b[0].data);
+        }
+    }
+
+    /// Conv (bias) → Relu → depthwise Conv → HardSwish → Conv (no bias, stride 2) → Clip →
+    /// GlobalAveragePool → Flatten → Gemm (`transB = 0`, alpha, beta) → Relu → MatMul: every
+    /// Slim op, both stored weight layouts that were transposed, and activations of each kind.
+    fn f32_layers_graph(seed: u64) -> pb::GraphProto {
+        use crate::compress::sample::{node, value_info};
+        use crate::onnx::{f32_tensor, float_attr, int_attr, ints_attr};
+        let mut r = SplitMix64::new(seed);
+        let conv = |k: i64, stride: i64, group: i64| {
+            vec![
+                ints_attr("kernel_shape", &[k, k]),
+                ints_attr("pads", &[1, 1, 1, 1]),
+                ints_attr("strides", &[stride, stride]),
+                int_attr("group", group),
+            ]
+        };
+        let gemm = vec![int_attr("transB", 0), float_attr("alpha", 0.5), float_attr("beta", 2.0)];
+        pb::GraphProto {
+            name: "f32_layers".into(),
+            node: vec![
+                node("Conv", "c1", &["input", "c1.w", "c1.b"], &["a"], conv(3, 1, 1)),
+                node("Relu", "relu1", &["a"], &["a1"], vec![]),
+                node("Conv", "dw", &["a1", "dw.w", "dw.b"], &["b"], conv(3, 1, 8)),
+                node("HardSwish", "hs", &["b"], &["b1"], vec![]),
+                node("Conv", "c2", &["b1", "c2.w"], &["c"], conv(3, 2, 1)),
+                node("Clip", "clip", &["c", "zero", "six"], &["c1"], vec![]),
+                node("GlobalAveragePool", "pool", &["c1"], &["p"], vec![]),
+                node("Flatten", "flatten", &["p"], &["f"], vec![int_attr("axis", 1)]),
+                node("Gemm", "fc", &["f", "fc.w", "fc.b"], &["h"], gemm),
+                node("Relu", "relu2", &["h"], &["h1"], vec![]),
+                node("MatMul", "head", &["h1", "head.w"], &["logits"], vec![]),
+            ],
+            initializer: vec![
+                f32_tensor("c1.w", &[8, 3, 3, 3], &r.uniform_vec(216, 0.4)),
+                f32_tensor("c1.b", &[8], &r.uniform_vec(8, 0.1)),
+                f32_tensor("dw.w", &[8, 1, 3, 3], &r.uniform_vec(72, 0.6)),
+                f32_tensor("dw.b", &[8], &r.uniform_vec(8, 0.1)),
+                f32_tensor("c2.w", &[16, 8, 3, 3], &r.uniform_vec(1152, 0.3)),
+                f32_tensor("zero", &[], &[0.0]),
+                f32_tensor("six", &[], &[6.0]),
+                f32_tensor("fc.w", &[16, 10], &r.uniform_vec(160, 0.4)),
+                f32_tensor("fc.b", &[10], &r.uniform_vec(10, 0.1)),
+                f32_tensor("head.w", &[10, 4], &r.uniform_vec(40, 0.5)),
+            ],
+            input: vec![value_info("input", &TINY_INPUT)],
+            output: vec![value_info("logits", &[1, 4])],
+            ..Default::default()
+        }
+    }
+
+    /// `[rows, cols]` → `[cols, rows]`.
+    fn transpose(v: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+        (0..rows * cols).map(|i| v[(i % rows) * cols + i / rows]).collect()
+    }
+
+    /// The original graph with each layer's weight replaced by the (pruned) f32 weight the
+    /// `.slim` file stores, put back in the original layout: what tract must compute.
+    fn with_stored_weights(mut g: pb::GraphProto, slim_bytes: &[u8]) -> (Vec<u8>, usize, usize) {
+        let file = crate::format::read(slim_bytes, &crate::format::Limits::default()).unwrap();
+        let (mut zeros, mut total) = (0, 0);
+        for (name, original_layout_transposed) in
+            [("c1.w", false), ("dw.w", false), ("c2.w", false), ("fc.w", true), ("head.w", true)]
+        {
+            let t = file.tensors.iter().find(|t| t.name == name).unwrap();
+            let TensorData::F32(data) = &t.data else { panic!("{name} is not f32 in TENS") };
+            zeros += data.iter().filter(|&&v| v == 0.0).count();
+            total += data.len();
+            let init = g.initializer.iter_mut().find(|i| i.name == name).unwrap();
+            let want = crate::onnx::dims(init).unwrap();
+            let values = if original_layout_transposed {
+                assert_eq!(t.dims, [want[1], want[0]], "{name} is stored [N, K]");
+                transpose(data, t.dims[0], t.dims[1])
+            } else {
+                assert_eq!(t.dims, want, "{name}");
+                data.clone()
+            };
+            *init = crate::onnx::f32_tensor(name, &want, &values);
+        }
+        (crate::compress::sample::model_bytes(g, 17), zeros, total)
+    }
+
+    fn assert_close(a: &[f32], b: &[f32], what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}");
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!((x - y).abs() <= 1e-4 * y.abs().max(1e-2), "{what}: [{i}] {x} vs {y}");
+        }
+    }
+
+    /// `--quant none`: pruned f32 weights in TENS. The loader runs those layers as the standard
+    /// ONNX ops in tract f32, with no activation folded into them.
+    #[test]
+    fn f32_weight_layers_run_as_standard_onnx_ops() {
+        let g = f32_layers_graph(31);
+        let onnx = crate::compress::sample::model_bytes(g.clone(), 17);
+        for prune in [PrunePlan::None, PrunePlan::Global(0.5)] {
+            let opts = Options { prune: prune.clone(), quantize: false, ..Options::default() };
+            let bytes = slim(&onnx, &opts);
+            let (reference, zeros, total) = with_stored_weights(g.clone(), &bytes);
+            if prune == PrunePlan::None {
+                assert_eq!(reference, onnx, "unpruned f32 weights are stored exactly");
+            } else {
+                assert!(zeros * 10 > total * 3, "pruned: {zeros} of {total} weights are zero");
+            }
+            let mut want = Model::load(&reference).unwrap();
+            let mut got = Model::load(&bytes).unwrap();
+            let info = got.info().clone();
+            assert_eq!(info.kind, ModelKind::Slim);
+            assert_eq!((info.slim_layers, info.fused_activations), (0, 0), "{info:?}");
+            for seed in 0..4 {
+                let a = got.run(vec![input(seed)]).unwrap();
+                let b = want.run(vec![input(seed)]).unwrap();
+                assert_eq!(a[0].shape, vec![1, 4]);
+                assert_close(&a[0].data, &b[0].data, &format!("{prune:?} seed {seed}"));
+            }
+        }
+    }
+
+    /// The Paddle-style bias `Add` and decomposed HardSwish after a Conv stay as they are when
+    /// its weight is f32 (they fold only into int8 layers), and the output is the original's.
+    #[test]
+    fn f32_weight_layer_keeps_its_bias_add_and_activation_nodes() {
+        let onnx = paddle_like(22);
+        let opts = Options { quantize: false, ..Options::default() };
+        let mut original = Model::load(&onnx).unwrap();
+        let mut compressed = Model::load(&slim(&onnx, &opts)).unwrap();
+        let info = compressed.info().clone();
+        assert_eq!((info.slim_layers, info.fused_activations), (0, 0), "{info:?}");
+        for seed in 0..4 {
+            let a = compressed.run(vec![input(seed)]).unwrap();
+            let b = original.run(vec![input(seed)]).unwrap();
+            assert_close(&a[0].data, &b[0].data, &format!("seed {seed}"));
         }
     }
 
