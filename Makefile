@@ -60,10 +60,17 @@ cli:
 run: wasm cli models
 	$(CARGO_TARGET_DIR)/release/slimscan serve --port $(PORT) --www www --pkg pkg
 
+OCR_CALIB := models/calib/set
 # PP-OCRv4 det/rec and the direction classifier from the rapidocr-onnxruntime wheel (PyPI),
-# SHA-256 checked against models/models.json, then compressed with the settings recorded there.
-models: cli
+# SHA-256 checked against models/models.json, then compressed with the settings recorded there
+# (per-layer bit plans in models/plans, GPTQ rounding on the calibration set below).
+models: cli $(OCR_CALIB)/manifest.tsv
 	python3 models/fetch_models.py --slimscan $(CARGO_TARGET_DIR)/release/slimscan
+
+# Calibration images for compressing the OCR models: the evaluation set's generator with another
+# seed (other texts, fonts drawn, renderings and pages), never the evaluation set itself.
+$(OCR_CALIB)/manifest.tsv: benches/ocr/make_set.py
+	$(MAKE) ocr-set OCR_SET_ARGS="--out $(OCR_CALIB) --lines 256 --pages 16 --seed 7"
 
 ## Test -------------------------------------------------------------------------------------
 

