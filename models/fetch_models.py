@@ -42,7 +42,8 @@ def sha256(path: Path) -> str:
 def settings_of(cmd: list[str]) -> str:
     """The compress command and a fingerprint of every file or folder it names."""
     lines = [" ".join(cmd)]
-    for arg in cmd:
+    # Inputs only: the output (after -o) is what gets rewritten.
+    for arg in (a for i, a in enumerate(cmd) if i == 0 or cmd[i - 1] != "-o"):
         path = ROOT / arg
         if path.is_file():
             lines.append(f"{arg} {sha256(path)}")
@@ -106,7 +107,7 @@ def main() -> None:
             slim = HERE / m["slim"]
             record = slim.with_name(slim.name + ".settings")
             cmd = ["compress", str(dest.relative_to(ROOT)), "-o", str(slim.relative_to(ROOT)), *m["compress"]]
-            for arg in cmd:
+            for arg in m["compress"]:
                 if arg.startswith("models/") and not (ROOT / arg).exists():
                     fail(f"{m['name']}: {arg} (named in models.json) is missing")
             wanted = settings_of(cmd)
