@@ -2,11 +2,12 @@
 //!
 //! Why integers: a pruned int8 layer is 4× smaller than its f32 original before any sparsity,
 //! and its multiply-accumulates are exact. Activations enter a Slim layer as f32, are
-//! quantized per tensor to int8 *centered* codes (`q − zero_point`, an `i16` in
-//! `[−255, 255]`, so padding and zero points need no correction terms), multiplied by the
-//! int8 weights (zero point already subtracted, also held as `i16`) into `i32`
-//! accumulators, and turned back into f32 with one scale per output channel, the bias and a
-//! fused activation.
+//! quantized per tensor to *centered* codes (`q − zero_point`, an `i16`: within `[−255, 255]`
+//! for int8, up to `[−4095, 4095]` for the engine's 12-bit dynamic codes, see [`Codes`]; so
+//! padding and zero points need no correction terms), multiplied by the int8 weights (zero
+//! point already subtracted, also held as `i16`) into `i32` accumulators (the engine keeps
+//! `Σ|w| · |code|` below 2^31), and turned back into f32 with one scale per output channel,
+//! the bias and a fused activation.
 //!
 //! Layout: every kernel has a scalar reference in [`scalar`]; optimised versions live in one
 //! module per instruction set (`wasm_simd` for wasm simd128) and are tested bit-exact
