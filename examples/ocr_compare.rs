@@ -23,60 +23,31 @@
 use anyhow::{bail, Context, Result};
 use slimscan::engine::{F32Tensor, Model};
 use slimscan::scan::image::RgbImage;
-use slimscan::scan::ocr::{ctc, det, metrics::Score, rec};
+use slimscan::scan::ocr::{det, manifest, metrics::Score, rec};
 use std::path::Path;
 use std::time::Instant;
 
-fn unescape(s: &str) -> String {
-    let mut out = String::new();
-    let mut it = s.chars();
-    while let Some(c) = it.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match it.next() {
-            Some('t') => out.push('\t'),
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some(o) => out.push(o),
-            None => {}
-        }
-    }
-    out
-}
-
-fn read_line(model: &mut Model, img: &RgbImage) -> Result<String> {
-    let width = rec::batch_width(img.width, img.height);
-    let x = rec::batch(&[img], width)?;
-    let out = model.run(vec![F32Tensor::new(vec![1, 3, rec::REC_HEIGHT, width], x)?])?;
-    let probs = &out[0];
-    let classes = *probs.shape.last().context("output without shape")?;
-    let cs = ctc::Charset::from_metadata(
-        model.metadata("character").context("no `character` metadata")?,
-        classes,
-    )?;
-    Ok(ctc::greedy_decode(&probs.data, &cs)?.text)
+/// The set's line and word crops, decoded, with their ground truth.
+fn crops(set: &Path) -> Result<Vec<(String, RgbImage, String)>> {
+    manifest::read(set)?
+        .into_iter()
+        .filter(|it| it.is_crop())
+        .map(|it| {
+            let img = RgbImage::decode(&std::fs::read(set.join(&it.path)).with_context(|| it.path.clone())?)?;
+            Ok((it.path, img, it.truth))
+        })
+        .collect()
 }
 
 fn compare_rec(set: &Path, models: &[String], verbose: bool) -> Result<()> {
-    let manifest = std::fs::read_to_string(set.join("manifest.tsv")).context("reading manifest.tsv")?;
-    let mut items = Vec::new();
-    for row in manifest.lines().skip(1).filter(|r| !r.is_empty()) {
-        let f: Vec<&str> = row.split('\t').collect();
-        if f.len() == 3 && (f[1] == "line" || f[1] == "word") {
-            let path = unescape(f[0]);
-            let img = RgbImage::decode(&std::fs::read(set.join(&path)).with_context(|| path.clone())?)?;
-            items.push((path, img, unescape(f[2])));
-        }
-    }
+    let items = crops(set)?;
     let mut first: Vec<String> = Vec::new();
     for (m, path) in models.iter().enumerate() {
         let mut model = Model::load(&std::fs::read(path).with_context(|| path.clone())?)?;
         let (mut score, mut differ) = (Score::default(), 0);
         let t = Instant::now();
         for (i, (file, img, truth)) in items.iter().enumerate() {
-            let text = read_line(&mut model, img).with_context(|| file.clone())?;
+            let text = rec::read_crop(&mut model, img).map(|d| d.text).with_context(|| file.clone())?;
             score.add(truth, &text);
             if m == 0 {
                 first.push(text);
@@ -149,17 +120,12 @@ fn compare_det(dir: &Path, models: &[String]) -> Result<()> {
 }
 
 fn compare_cls(set: &Path, models: &[String]) -> Result<()> {
-    let manifest = std::fs::read_to_string(set.join("manifest.tsv")).context("reading manifest.tsv")?;
-    let mut crops = Vec::new();
-    for row in manifest.lines().skip(1).filter(|r| !r.is_empty()) {
-        let f: Vec<&str> = row.split('\t').collect();
-        if f.len() == 3 && (f[1] == "line" || f[1] == "word") {
-            let path = unescape(f[0]);
-            let img = RgbImage::decode(&std::fs::read(set.join(&path)).with_context(|| path.clone())?)?;
-            crops.push((img.rotated_180(), true));
-            crops.push((img, false));
-        }
+    let mut turned = Vec::new();
+    for (_, img, _) in crops(set)? {
+        turned.push((img.rotated_180(), true));
+        turned.push((img, false));
     }
+    let crops = turned;
     let mut first: Vec<bool> = Vec::new();
     for (m, path) in models.iter().enumerate() {
         let mut model = Model::load(&std::fs::read(path).with_context(|| path.clone())?)?;

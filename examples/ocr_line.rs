@@ -4,13 +4,14 @@
 //! cargo run --release --features cli --example ocr_line -- models/ppocr_rec.slim LINE.png
 //! ```
 //!
-//! The whole image is the line (no detection; `slimscan eval ocr` runs the full pipeline): resized to height 48, run, CTC-decoded
-//! with the character list from the model's metadata.
+//! The whole image is the line (no detection; `slimscan eval ocr` runs the full pipeline): resized
+//! to height 48, run, CTC-decoded with the character list from the model's metadata
+//! (`scan::ocr::rec::read_crop`); ms covers those three steps.
 
 use anyhow::{bail, Context, Result};
-use slimscan::engine::{F32Tensor, Model};
+use slimscan::engine::Model;
 use slimscan::scan::image::RgbImage;
-use slimscan::scan::ocr::{ctc, rec};
+use slimscan::scan::ocr::rec;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -18,18 +19,9 @@ fn main() -> Result<()> {
     let mut model = Model::load(&std::fs::read(model_path).context("reading the model")?)?;
     let bytes = std::fs::read(image_path).with_context(|| format!("reading {image_path}"))?;
     let img = RgbImage::decode(&bytes)?;
-    let width = rec::batch_width(img.width, img.height);
-    let x = rec::batch(&[&img], width)?;
     let t = std::time::Instant::now();
-    let out = model.run(vec![F32Tensor::new(vec![1, 3, rec::REC_HEIGHT, width], x)?])?;
+    let d = rec::read_crop(&mut model, &img)?;
     let ms = t.elapsed().as_secs_f64() * 1e3;
-    let probs = &out[0];
-    let classes = *probs.shape.last().context("output without shape")?;
-    let charset = ctc::Charset::from_metadata(
-        model.metadata("character").context("no `character` metadata")?,
-        classes,
-    )?;
-    let d = ctc::greedy_decode(&probs.data, &charset)?;
     println!("{}\t{:.3}\t{ms:.0} ms", d.text, d.confidence);
     Ok(())
 }

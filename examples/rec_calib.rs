@@ -15,7 +15,7 @@
 use anyhow::{bail, Context, Result};
 use slimscan::npy;
 use slimscan::scan::image::RgbImage;
-use slimscan::scan::ocr::rec;
+use slimscan::scan::ocr::{manifest, rec};
 use std::path::Path;
 
 fn main() -> Result<()> {
@@ -26,18 +26,14 @@ fn main() -> Result<()> {
     let (set, out) = (Path::new(&args[0]), Path::new(&args[1]));
     let num = |i: usize, d: usize| args.get(i).map_or(Ok(d), |s| s.parse::<usize>().context("a number"));
     let (width, first, count) = (num(2, 320)?, num(3, 0)?, num(4, usize::MAX)?);
-    let manifest = std::fs::read_to_string(set.join("manifest.tsv")).context("reading manifest.tsv")?;
+    let items = manifest::read(set)?;
     std::fs::create_dir_all(out)?;
     let mut written = 0;
-    for (line, row) in manifest.lines().skip(1).filter(|r| !r.is_empty()).skip(first).take(count).enumerate()
-    {
-        let mut f = row.split('\t');
-        let (Some(path), Some(kind)) = (f.next(), f.next()) else { bail!("bad manifest row {row:?}") };
-        if kind != "line" && kind != "word" {
+    for (line, it) in items.into_iter().skip(first).take(count).enumerate() {
+        if !it.is_crop() {
             continue;
         }
-        let path = path.replace("\\\\", "\\");
-        let img = RgbImage::decode(&std::fs::read(set.join(&path)).with_context(|| path.clone())?)?;
+        let img = RgbImage::decode(&std::fs::read(set.join(&it.path)).with_context(|| it.path.clone())?)?;
         // The whole line at height 48, then cut into WIDTH-wide pieces.
         let full = rec::resized_width(img.width, img.height, rec::REC_MAX_WIDTH);
         let x = rec::batch(&[&img], full)?;

@@ -80,6 +80,14 @@ pub struct Ocr {
     inner: crate::scan::ocr::Ocr,
 }
 
+/// Decodes a PNG/JPEG image and says how long that took (ms).
+#[cfg(feature = "scan")]
+fn decode_timed(bytes: &[u8]) -> Result<(crate::scan::image::RgbImage, f64), JsError> {
+    let t0 = crate::scan::clock::now_ms();
+    let img = crate::scan::image::RgbImage::decode(bytes)?;
+    Ok((img, crate::scan::clock::now_ms() - t0))
+}
+
 #[cfg(feature = "scan")]
 fn with_decode_ms(mut v: serde_json::Value, decode_ms: f64) -> String {
     v["timings_ms"]["decode"] = decode_ms.into();
@@ -109,9 +117,7 @@ impl Ocr {
     /// cls, rec, total}}`.
     #[wasm_bindgen(js_name = scanImage)]
     pub fn scan_image(&mut self, bytes: &[u8]) -> Result<String, JsError> {
-        let t0 = crate::scan::clock::now_ms();
-        let img = crate::scan::image::RgbImage::decode(bytes)?;
-        let decode_ms = crate::scan::clock::now_ms() - t0;
+        let (img, decode_ms) = decode_timed(bytes)?;
         Ok(with_decode_ms(serde_json::to_value(self.inner.scan(&img)?)?, decode_ms))
     }
 
@@ -126,9 +132,7 @@ impl Ocr {
     /// confidence, rotated, timings_ms}`.
     #[wasm_bindgen(js_name = readLine)]
     pub fn read_line(&mut self, bytes: &[u8]) -> Result<String, JsError> {
-        let t0 = crate::scan::clock::now_ms();
-        let img = crate::scan::image::RgbImage::decode(bytes)?;
-        let decode_ms = crate::scan::clock::now_ms() - t0;
+        let (img, decode_ms) = decode_timed(bytes)?;
         Ok(with_decode_ms(serde_json::to_value(self.inner.read_line(&img)?)?, decode_ms))
     }
 }

@@ -2,9 +2,10 @@
 //! (character and word accuracy over a labelled set), with the compressed models or, with
 //! `--original`, the original ONNX ones, through the same pipeline.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args as ClapArgs;
 use slimscan::scan::image::RgbImage;
+use slimscan::scan::ocr::manifest;
 use slimscan::scan::ocr::metrics::Score;
 use slimscan::scan::ocr::Ocr;
 use std::collections::BTreeMap;
@@ -123,60 +124,6 @@ pub struct EvalOcrArgs {
     json: bool,
 }
 
-/// One manifest row.
-struct Item {
-    path: String,
-    kind: String,
-    truth: String,
-}
-
-fn unescape(s: &str, line: usize) -> Result<String> {
-    let mut out = String::with_capacity(s.len());
-    let mut it = s.chars();
-    while let Some(c) = it.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        out.push(match it.next() {
-            Some('\\') => '\\',
-            Some('t') => '\t',
-            Some('n') => '\n',
-            Some('r') => '\r',
-            other => {
-                bail!("manifest.tsv line {line}: bad escape \\{}", other.map_or(String::new(), String::from))
-            }
-        });
-    }
-    Ok(out)
-}
-
-fn read_manifest(dir: &Path) -> Result<Vec<Item>> {
-    let path = dir.join("manifest.tsv");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let mut lines = text.lines().enumerate();
-    match lines.next() {
-        Some((_, h)) if h.split('\t').take(3).eq(["relative_path", "kind", "ground_truth"]) => {}
-        _ => bail!("{}: the header must be relative_path, kind, ground_truth", path.display()),
-    }
-    let mut items = Vec::new();
-    for (i, l) in lines {
-        if l.is_empty() {
-            continue;
-        }
-        let f: Vec<&str> = l.split('\t').collect();
-        if f.len() < 3 {
-            bail!("{} line {}: expected 3 tab-separated fields", path.display(), i + 1);
-        }
-        let kind = f[1].to_string();
-        if !["line", "word", "page"].contains(&kind.as_str()) {
-            bail!("{} line {}: unknown kind {kind:?} (line, word, page)", path.display(), i + 1);
-        }
-        items.push(Item { path: f[0].to_string(), kind, truth: unescape(f[2], i + 1)? });
-    }
-    Ok(items)
-}
-
 #[derive(serde::Serialize, Default)]
 struct KindResult {
     score: Score,
@@ -203,7 +150,7 @@ pub fn eval_ocr(args: EvalOcrArgs) -> Result<()> {
     report.insert("model_bytes".into(), model_bytes.into());
     let mut sets = serde_json::Map::new();
     for dir in &args.set {
-        let mut items = read_manifest(dir)?;
+        let mut items = manifest::read(dir)?;
         if let Some(n) = args.limit {
             let mut seen: BTreeMap<String, usize> = BTreeMap::new();
             items.retain(|it| {

@@ -5,6 +5,7 @@
 pub mod ctc;
 pub mod det;
 pub mod layout;
+pub mod manifest;
 pub mod metrics;
 pub mod pipeline;
 pub mod rec;

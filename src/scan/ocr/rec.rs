@@ -3,6 +3,8 @@
 //! `resize_norm_img`. Batches group crops of similar aspect ratio so little of each input is
 //! padding.
 
+use super::ctc::{greedy_decode, Charset, Decoded};
+use crate::engine::{F32Tensor, Model};
 use crate::error::{Error, Result};
 use crate::scan::image::RgbImage;
 use crate::scan::resize::{resize_into_planes, Normalize};
@@ -53,6 +55,21 @@ pub fn batches_by_width(crops: &[RgbImage], size: usize) -> Vec<Vec<usize>> {
         r(a).total_cmp(&r(b))
     });
     order.chunks(size.max(1)).map(<[usize]>::to_vec).collect()
+}
+
+/// Reads one crop with a recogniser alone — no batching, no direction classifier, the
+/// character list from the model's `character` metadata. For comparing recognisers (the
+/// examples); the pipeline batches crops ([`super::Ocr::read_line`]).
+pub fn read_crop(model: &mut Model, img: &RgbImage) -> Result<Decoded> {
+    let width = batch_width(img.width, img.height);
+    let x = batch(&[img], width)?;
+    let out = model.run(vec![F32Tensor::new(vec![1, 3, REC_HEIGHT, width], x)?])?;
+    let probs = out.first().ok_or_else(|| Error::Model("the recogniser returned no output".into()))?;
+    let classes = probs.shape.last().copied().unwrap_or(0);
+    let characters = model
+        .metadata("character")
+        .ok_or_else(|| Error::Model("the recogniser has no `character` metadata".into()))?;
+    greedy_decode(&probs.data, &Charset::from_metadata(characters, classes)?)
 }
 
 #[cfg(test)]
