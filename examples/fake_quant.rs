@@ -51,14 +51,7 @@ fn main() -> Result<()> {
             deq
         } else if transposed && dims.len() == 2 && dims[0] == layer.dims[1] && dims[1] == layer.dims[0] {
             // Stored output-major; the initializer is [in, out].
-            let (rows, cols) = (dims[0], dims[1]);
-            let mut t = vec![0f32; deq.len()];
-            for r in 0..rows {
-                for c in 0..cols {
-                    t[r * cols + c] = deq[c * rows + r];
-                }
-            }
-            t
+            onnx::transpose_f32(&deq, layer.dims[0], layer.dims[1])
         } else {
             bail!("{}: initializer {:?} vs stored {:?}", layer.name, dims, layer.dims);
         };

@@ -147,6 +147,12 @@ pub fn tensor_ints(t: &pb::TensorProto) -> Result<Vec<i64>> {
     Ok(v)
 }
 
+/// A row-major `rows × cols` matrix transposed to `cols × rows` (weights between ONNX's
+/// `[K, N]` MatMul layout and the `.slim` output-major `[N, K]`).
+pub fn transpose_f32(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    (0..rows * cols).map(|i| data[(i % rows) * cols + i / rows]).collect()
+}
+
 /// An f32 initializer with raw little-endian data.
 pub fn f32_tensor(name: &str, dims: &[usize], data: &[f32]) -> pb::TensorProto {
     pb::TensorProto {

@@ -280,13 +280,7 @@ fn to_stored_layout(node: &pb::NodeProto, op: LayerOp, w: WeightSource) -> Resul
     };
     let (dims, values, out_axis) = if transpose {
         let (k, n) = (w.dims[0], w.dims[1]);
-        let mut t = vec![0f32; k * n];
-        for r in 0..k {
-            for c in 0..n {
-                t[c * k + r] = w.values[r * n + c];
-            }
-        }
-        (vec![n, k], t, 1)
+        (vec![n, k], crate::onnx::transpose_f32(&w.values, k, n), 1)
     } else {
         (w.dims, w.values, 0)
     };

@@ -72,10 +72,6 @@ fn assert_pruned_fake_quantized(file: &SlimFile, name: &str, expected_f32: &[f32
     }
 }
 
-fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    (0..cols).flat_map(|c| (0..rows).map(move |r| (r, c))).map(|(r, c)| w[r * cols + c]).collect()
-}
-
 #[test]
 fn every_weight_is_the_pruned_fake_quantized_original() {
     let g = tiny_cnn_graph(7);
@@ -101,7 +97,12 @@ fn every_weight_is_the_pruned_fake_quantized_original() {
     // MatMul weight [K=10, N=4] is stored [N, K].
     let (dims, _, _) = decoded(&file, "head.weight");
     assert_eq!(dims, vec![4, 10]);
-    assert_pruned_fake_quantized(&file, "head.weight", &transpose(&orig["head.weight"].1, 10, 4), 0.0);
+    assert_pruned_fake_quantized(
+        &file,
+        "head.weight",
+        &crate::onnx::transpose_f32(&orig["head.weight"].1, 10, 4),
+        0.0,
+    );
     // Biases moved to TENS are bit-exact f32.
     assert_eq!(decoded(&file, "pw.bias").1, orig["pw.bias"].1);
 }

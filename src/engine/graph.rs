@@ -103,8 +103,7 @@ pub fn restore_f32_layers(g: &mut pb::GraphProto, tensors: &mut HashMap<String, 
                 if bias.is_some() || node.input.len() != 1 {
                     return Err(what("SlimMatMul takes one input"));
                 }
-                let kn: Vec<f32> = (0..k * n).map(|i| data[(i % n) * k + i / n]).collect();
-                ("MatMul", onnx::f32_tensor(&name, &[k, n], &kn), None)
+                ("MatMul", onnx::f32_tensor(&name, &[k, n], &onnx::transpose_f32(&data, n, k)), None)
             }
             (op, _) => return Err(what(&format!("unexpected shape {dims:?} for {op}"))),
         };

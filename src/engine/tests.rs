@@ -482,11 +482,6 @@ mod with_compressor {
         }
     }
 
-    /// `[rows, cols]` → `[cols, rows]`.
-    fn transpose(v: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-        (0..rows * cols).map(|i| v[(i % rows) * cols + i / rows]).collect()
-    }
-
     /// The original graph with each layer's weight replaced by the (pruned) f32 weight the
     /// `.slim` file stores, put back in the original layout: what tract must compute.
     fn with_stored_weights(mut g: pb::GraphProto, slim_bytes: &[u8]) -> (Vec<u8>, usize, usize) {
@@ -503,7 +498,7 @@ mod with_compressor {
             let want = crate::onnx::dims(init).unwrap();
             let values = if original_layout_transposed {
                 assert_eq!(t.dims, [want[1], want[0]], "{name} is stored [N, K]");
-                transpose(data, t.dims[0], t.dims[1])
+                crate::onnx::transpose_f32(data, t.dims[0], t.dims[1])
             } else {
                 assert_eq!(t.dims, want, "{name}");
                 data.clone()
