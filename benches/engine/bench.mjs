@@ -7,6 +7,11 @@
 //        [--pkg pkg] [--torchvision-dir /tmp/models_rbn] [--ppocr-dir /tmp/models/ppocr]
 //        [--slim-dir /tmp/slim] [--ort-int8-dir /tmp/models/ort_int8]
 //        [--out-dir benches/engine] [--chromium /usr/bin/chromium]
+//        [--cases FILE.json] [--out FILE.json]
+//
+// --cases replaces the built-in model table with a JSON list of
+// {"name", "shape": [n,c,h,w], "engines": [{"id", "path"}]} (ids: slim-* and tract-f32 run
+// in our engine, ort-f32 / ort-int8 in onnxruntime-web); --out names the results file.
 //
 // Prints a markdown table per host and writes benches/engine/results-<host>.json.
 // A missing model file, or a package without the engine, gives a row that says so.
@@ -37,6 +42,8 @@ const { values: a } = parseArgs({
     'ort-int8-dir': { type: 'string', default: '/tmp/models/ort_int8' },
     'out-dir': { type: 'string', default: HERE },
     chromium: { type: 'string', default: '/usr/bin/chromium' },
+    cases: { type: 'string' },
+    out: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -64,7 +71,17 @@ function fileEntry(p) {
   return { path: p, ref: p, bytes };
 }
 
+function casesFromFile(file) {
+  const list = JSON.parse(readFileSync(file, 'utf8'));
+  if (!Array.isArray(list)) throw new Error(`${file}: expected a JSON list of cases`);
+  return list.map((c) => {
+    if (!c.name || !Array.isArray(c.shape) || !Array.isArray(c.engines)) throw new Error(`${file}: a case needs name, shape and engines`);
+    return { name: c.name, shape: c.shape, engines: c.engines.map((e) => ({ id: e.id, file: fileEntry(e.path) })) };
+  });
+}
+
 function buildCases() {
+  if (a.cases) return casesFromFile(a.cases);
   const out = [];
   for (const name of a.models.split(',').filter(Boolean)) {
     const c = CASES[name];
@@ -234,7 +251,7 @@ for (const host of hosts) {
     continue;
   }
   const out = { host, date: new Date().toISOString(), wall_s: (Date.now() - t0) / 1000, machine: mach, options: { ...opts, models: a.models, engines: a.engines, pkg: path.resolve(a.pkg) }, ...res };
-  const outFile = path.join(a['out-dir'], `results-${host}.json`);
+  const outFile = a.out && hosts.length === 1 ? a.out : path.join(a['out-dir'], `results-${host}.json`);
   writeFileSync(outFile, `${JSON.stringify(out, null, 1)}\n`);
   console.log(`${table(host, out)}\n\n(${outFile}, ${out.wall_s.toFixed(0)} s)\n`);
 }

@@ -50,6 +50,18 @@ def main():
     # barcode patterns come from python-barcode: EAN-13 check digit and module count
     code = barcode.get_barcode_class("ean13")("400638133393")
     assert code.get_fullcode() == "4006381333931" and len(code.build()[0]) == 95
+
+    # the rendered codes are real: a decoder (zxing-cpp) reads every flat barcode and QR code
+    # the generator draws, before the camera effects (which may then destroy them, as cameras do)
+    import zxingcpp
+    ctx = scenes.context("test")
+    for kind, draw in (("barcode", scenes.draw_barcode), ("qr", scenes.draw_qr)):
+        for i in range(60):
+            img = draw(np.random.default_rng([11, i]), ctx)
+            found = zxingcpp.read_barcodes(img)
+            assert found, f"{kind} {i}: zxing-cpp found no code in the flat rendering"
+            if kind == "qr":
+                assert found[0].format == zxingcpp.BarcodeFormat.QRCode
     print("test_scenes: ok")
 
 

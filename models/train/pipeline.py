@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""From trained checkpoints to the Table 1/2 rows (issue 6): compress, measure, record.
+
+For one architecture whose `train.py` run finished in WORK/<arch>/, this
+  1. writes the evaluation inputs (prepare_eval.py: synthetic test split + real photos),
+  2. compresses one file per method with the release `slimscan` CLI:
+       ptq        f32.onnx, 8-bit, activation ranges calibrated on 100 training images
+       ptq_gptq   the same plus GPTQ rounding on 128 training images (extra row)
+       qat        qat_qdq.onnx, 8-bit with the QAT weight scales as they are
+       pruned     pruned.onnx stored sparse in f32 (--quant none; gaps and float byte planes Huffman-coded)
+       prune_qat  prune_qat_qdq.onnx, sparse int8 with QAT scales, fixed-width streams
+       dc         prune_qat_qdq.onnx, sparse int8 + Huffman: the full slimscan file
+     (the trained zeros are kept as they are: the compressor stores any weight tensor with
+     enough zeros sparse, so no --prune is given),
+  3. measures top-1 of every file (and of f32.onnx, run by tract f32 in the same wasm) with
+     benches/classifier/eval.mjs (our wasm engine, Node),
+  4. times them in headless Chromium, 1 thread, with benches/engine/bench.mjs (median of
+     --runs runs, round-robin, peak wasm memory), beside onnxruntime-web on f32.onnx,
+  5. writes models/train/results/<arch>.json and copies the committed files to
+     models/classifier/.
+
+    python models/train/pipeline.py --arch mobilenet_v2 --work models/train/work --size 112
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "../.."))
+sys.path.insert(0, HERE)
+from train import CLASSES, MEAN, STD  # noqa: E402
+
+METHODS = [
+    # (key, source file in WORK/<arch>, compress options)
+    ("ptq", "f32.onnx", ["--calib", "{calib}", "--calib-count", "100"]),
+    ("ptq_gptq", "f32.onnx", ["--calib", "{calib}", "--calib-count", "100", "--gptq", "{calib}", "--gptq-count", "128"]),
+    ("qat", "qat_qdq.onnx", []),
+    ("pruned", "pruned.onnx", ["--quant", "none"]),
+    ("prune_qat", "prune_qat_qdq.onnx", ["--no-huffman"]),
+    ("dc", "prune_qat_qdq.onnx", []),
+]
+
+
+def run(cmd, log):
+    log(" ".join(cmd))
+    t = time.time()
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"pipeline.py: {' '.join(cmd)} failed ({r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}")
+    log(f"  ({time.time() - t:.0f} s) {r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ''}")
+    return r.stdout
+
+
+def newer(path, than):
+    """path exists and is at least as new as every file in `than`."""
+    return os.path.exists(path) and all(os.path.getmtime(path) >= os.path.getmtime(t) for t in than)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--arch", required=True)
+    ap.add_argument("--work", default=os.path.join(HERE, "work"))
+    ap.add_argument("--size", type=int, required=True)
+    ap.add_argument("--slimscan", default=os.environ.get("SLIMSCAN", "slimscan"))
+    ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--commit", default="f32.onnx,ptq,ptq_gptq,qat,pruned,prune_qat,dc",
+                    help="files copied to models/classifier/ (method keys, or f32.onnx)")
+    ap.add_argument("--skip-timing", action="store_true",
+                    help="no Chromium timing (e.g. while another model trains); rerun later to add it")
+    ap.add_argument("--redo", action="store_true", help="recompress and re-evaluate even if current")
+    a = ap.parse_args(argv)
+    wd = os.path.join(a.work, a.arch)
+    out = os.path.join(wd, "slim")
+    os.makedirs(out, exist_ok=True)
+    log_fh = open(os.path.join(wd, "pipeline.log"), "a")
+
+    def log(msg):
+        line = f"{time.strftime('%H:%M:%S')} {msg}"
+        print(line, file=sys.stderr, flush=True)
+        log_fh.write(line + "\n"); log_fh.flush()
+
+    train = json.load(open(os.path.join(wd, "train_results.json")))
+    t_start = time.time()
+
+    # 1. evaluation inputs
+    sets = os.path.join(a.work, f"eval_{a.size}")
+    if not os.path.exists(os.path.join(sets, "test.json")):
+        run([sys.executable, os.path.join(HERE, "prepare_eval.py"), "--data", os.path.join(a.work, "data"),
+             "--size", str(a.size), "--out", sets], log)
+
+    # 2. compression
+    manifest = os.path.join(out, "manifest.json")
+    with open(manifest, "w") as fh:
+        json.dump({"input_size": [a.size, a.size], "mean": MEAN, "std": STD, "channel_order": "RGB",
+                   "labels": CLASSES, "task": "document-type", "arch": a.arch}, fh)
+    calib = os.path.join(a.work, "data", "train")
+    fmt = {"calib": calib}
+    files = {"f32": os.path.join(wd, "f32.onnx")}
+    reports = {}
+    for key, src, opts in METHODS:
+        src_path = os.path.join(wd, src)
+        if not os.path.exists(src_path):
+            log(f"{key}: {src} missing, row skipped")
+            continue
+        dst = os.path.join(out, f"{a.arch}_{key}.slim")
+        cmd = [a.slimscan, "compress", src_path, "-o", dst, "--manifest", manifest, "--json"]
+        cmd += [o.format(**fmt) for o in opts]
+        report_path = dst + ".report.json"
+        if newer(report_path, [src_path, dst]) and not a.redo:
+            log(f"{key}: {os.path.basename(dst)} is current")
+        else:
+            with open(report_path, "w") as fh:
+                fh.write(run(cmd, log))
+        reports[key] = json.load(open(report_path))
+        files[key] = dst
+
+    # 3. accuracy in our engine
+    acc_json = os.path.join(wd, "engine_accuracy.json")
+    if a.redo or not newer(acc_json, list(files.values())):
+        run(["node", "benches/classifier/eval.mjs", "--sets", sets, "--json", acc_json, *files.values()], log)
+    acc = json.load(open(acc_json))["results"]
+
+    # 4. speed and memory in headless Chromium
+    timing = None
+    tjson = os.path.join(wd, "timing.json")
+    if a.skip_timing and os.path.exists(tjson) and newer(tjson, list(files.values())):
+        timing = json.load(open(tjson))  # an earlier timing of these same files
+    elif not a.skip_timing:
+        cases = os.path.join(wd, "timing_cases.json")
+        engines = [{"id": f"slim-{k}", "path": p} for k, p in files.items() if k != "f32"]
+        engines += [{"id": "tract-f32", "path": files["f32"]}, {"id": "ort-f32", "path": files["f32"]}]
+        with open(cases, "w") as fh:
+            json.dump([{"name": a.arch, "shape": [1, 3, a.size, a.size], "engines": engines}], fh)
+        run(["node", "benches/engine/bench.mjs", "--host", "chromium", "--cases", cases, "--out", tjson,
+             "--runs", str(a.runs), "--warmup", "3"], log)
+        timing = json.load(open(tjson))
+    by_id = {e["id"]: e for e in timing["cases"][0]["engines"]} if timing else {}
+
+    # 5. rows
+    f32_bytes = os.path.getsize(files["f32"])
+    base_acc = acc[files["f32"]]["test"]["top1"]
+    base_real = acc[files["f32"]].get("real", {}).get("top1")
+    rows = []
+    for key, path in files.items():
+        eng = by_id.get("tract-f32" if key == "f32" else f"slim-{key}", {})
+        r = {"method": key, "file": os.path.relpath(path, ROOT), "bytes": os.path.getsize(path),
+             "reduction": f32_bytes / os.path.getsize(path),
+             "sparsity": reports[key]["overall_sparsity"] if key in reports and "overall_sparsity" in reports[key]
+             else (0.0 if key == "f32" else None),
+             "top1": acc[path]["test"]["top1"], "drop": base_acc - acc[path]["test"]["top1"],
+             "per_class": acc[path]["test"]["per_class"],
+             "top1_real": acc[path].get("real", {}).get("top1"),
+             "real_correct": acc[path].get("real", {}).get("correct"),
+             "real_n": acc[path].get("real", {}).get("n"),
+             "drop_real": (base_real - acc[path]["real"]["top1"]) if base_real is not None and "real" in acc[path] else None,
+             "ms_median": eng.get("median_ms"), "ms_min": eng.get("min_ms"),
+             "wasm_peak_bytes": eng.get("mem_peak"), "load_ms": eng.get("load_ms")}
+        rows.append(r)
+        log(f"{key}: {r['bytes']} B ({r['reduction']:.1f}x), top-1 {r['top1']:.2f} % (drop {r['drop']:+.2f}), "
+            f"real {r['top1_real']}, {r['ms_median']} ms")
+    result = {
+        "arch": a.arch, "input_size": a.size, "date": time.strftime("%Y-%m-%d"),
+        "f32_onnx_bytes": f32_bytes, "torch_versions": train.get("versions"),
+        "train": {k: {kk: vv for kk, vv in v.items() if kk != "layer_sparsity"} for k, v in train.items() if isinstance(v, dict)},
+        "ort_f32_ms": by_id.get("ort-f32", {}).get("median_ms"),
+        "rows": rows,
+        "timing_runtime": timing["runtime"] if timing else None,
+        "timing_machine": timing["machine"] if timing else None,
+        "pipeline_s": round(time.time() - t_start),
+        "compress_reports": {k: {kk: v.get(kk) for kk in ("original_bytes", "slim_bytes", "overall_sparsity", "warnings")} for k, v in reports.items()},
+        "real_wrong": {k: acc[p].get("real", {}).get("wrong") for k, p in files.items()},
+    }
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    with open(os.path.join(HERE, "results", f"{a.arch}.json"), "w") as fh:
+        json.dump(result, fh, indent=1)
+        fh.write("\n")
+
+    # 6. committed files
+    dest = os.path.join(ROOT, "models", "classifier")
+    os.makedirs(dest, exist_ok=True)
+    for key in a.commit.split(","):
+        src = files.get("f32") if key == "f32.onnx" else files.get(key)
+        if src:
+            shutil.copyfile(src, os.path.join(dest, f"{a.arch}_f32.onnx" if key == "f32.onnx" else os.path.basename(src)))
+    log(f"results -> models/train/results/{a.arch}.json ({time.time() - t_start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
