@@ -201,7 +201,7 @@ train-resnet50: train-data cli wasm browser-tools
 		--out $(TRAIN_WORK)/resnet50 --size $(RESNET_SIZE) $(RESNET_ARGS)
 	SLIMSCAN=$(CARGO_TARGET_DIR)/release/slimscan $(TRAIN_VENV)/bin/python models/train/pipeline.py \
 		--arch resnet50 --work $(TRAIN_WORK) --size $(RESNET_SIZE) \
-		--commit prune_qat,dc $(PIPELINE_ARGS)
+		--commit prune_qat,dc --methods ptq,ptq_w8,qat,pruned,prune_qat,dc $(PIPELINE_ARGS)
 
 train: train-mobilenet train-resnet50 report
 

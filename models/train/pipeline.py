@@ -4,10 +4,14 @@
 For one architecture whose `train.py` run finished in WORK/<arch>/, this
   1. writes the evaluation inputs (prepare_eval.py: synthetic test split + real photos),
   2. compresses one file per method with the release `slimscan` CLI:
-       ptq        f32.onnx, 8-bit, activation ranges calibrated on 100 training images
+       ptq        f32.onnx, 8-bit weights, static 8-bit activation ranges calibrated on 100
+                  training images (the engine then runs W8A8)
+       ptq_w8     f32.onnx, 8-bit weights only; the engine quantizes activations dynamically
+                  (as for the QAT files, whose QDQ nodes carry weight scales only)
        ptq_gptq   the same plus GPTQ rounding on 128 training images (extra row)
        qat        qat_qdq.onnx, 8-bit with the QAT weight scales as they are
-       pruned     pruned.onnx stored sparse in f32 (--quant none; gaps and float byte planes Huffman-coded)
+       pruned     pruned.onnx in f32 (--quant none): f32 byte planes, Huffman-coded, so the
+                  zeros compress; the engine runs these layers as f32 ONNX ops
        prune_qat  prune_qat_qdq.onnx, sparse int8 with QAT scales, fixed-width streams
        dc         prune_qat_qdq.onnx, sparse int8 + Huffman: the full slimscan file
      (the trained zeros are kept as they are: the compressor stores any weight tensor with
@@ -37,6 +41,7 @@ from train import CLASSES, MEAN, STD  # noqa: E402
 METHODS = [
     # (key, source file in WORK/<arch>, compress options)
     ("ptq", "f32.onnx", ["--calib", "{calib}", "--calib-count", "100"]),
+    ("ptq_w8", "f32.onnx", []),
     ("ptq_gptq", "f32.onnx", ["--calib", "{calib}", "--calib-count", "100", "--gptq", "{calib}", "--gptq-count", "128"]),
     ("qat", "qat_qdq.onnx", []),
     ("pruned", "pruned.onnx", ["--quant", "none"]),
@@ -67,8 +72,10 @@ def main(argv=None):
     ap.add_argument("--size", type=int, required=True)
     ap.add_argument("--slimscan", default=os.environ.get("SLIMSCAN", "slimscan"))
     ap.add_argument("--runs", type=int, default=15)
-    ap.add_argument("--commit", default="f32.onnx,ptq,ptq_gptq,qat,pruned,prune_qat,dc",
+    ap.add_argument("--commit", default="f32.onnx,ptq,ptq_w8,ptq_gptq,qat,pruned,prune_qat,dc",
                     help="files copied to models/classifier/ (method keys, or f32.onnx)")
+    ap.add_argument("--methods", default=",".join(m[0] for m in METHODS),
+                    help="rows to make (default: all)")
     ap.add_argument("--skip-timing", action="store_true",
                     help="no Chromium timing (e.g. while another model trains); rerun later to add it")
     ap.add_argument("--redo", action="store_true", help="recompress and re-evaluate even if current")
@@ -101,7 +108,10 @@ def main(argv=None):
     fmt = {"calib": calib}
     files = {"f32": os.path.join(wd, "f32.onnx")}
     reports = {}
+    wanted = set(a.methods.split(","))
     for key, src, opts in METHODS:
+        if key not in wanted:
+            continue
         src_path = os.path.join(wd, src)
         if not os.path.exists(src_path):
             log(f"{key}: {src} missing, row skipped")

@@ -321,12 +321,14 @@ def run_stage(stage: str, a, model: nn.Module, data, log: Log, masks=None, prune
     lr_at = lambda s: lr0 * (s + 1) / warm if s < warm else lr0 * 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, total - warm)))  # noqa: E731
     ckpt = os.path.join(a.out, f"{stage}.ckpt")
     step = 0
+    elapsed0 = 0.0  # training seconds spent before this process (resumed runs)
     g = torch.Generator().manual_seed(a.seed * 1000 + STAGES.index(stage))
     if os.path.exists(ckpt):
         st = torch.load(ckpt, weights_only=False)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
         step, masks = st["step"], st["masks"]
+        elapsed0 = st.get("elapsed", 0.0)
         g.set_state(st["gen"])
         log(f"{stage}: resumed at step {step}/{total}")
     ramp_end = int(0.6 * total)
@@ -335,7 +337,7 @@ def run_stage(stage: str, a, model: nn.Module, data, log: Log, masks=None, prune
 
     def save():
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "masks": masks,
-                    "gen": g.get_state()}, ckpt + ".tmp")
+                    "gen": g.get_state(), "elapsed": elapsed0 + time.time() - t0}, ckpt + ".tmp")
         os.replace(ckpt + ".tmp", ckpt)
 
     last_save = time.time()
@@ -376,6 +378,7 @@ def run_stage(stage: str, a, model: nn.Module, data, log: Log, masks=None, prune
     if bar is not None and hasattr(bar, "close"):
         bar.close()
     save()
+    model.train_seconds = elapsed0 + time.time() - t0
     return model, masks
 
 
@@ -428,8 +431,12 @@ def main(argv=None) -> None:
         return os.path.exists(os.path.join(a.out, f"{stage}.pt"))
 
     def record(stage, model, masks, onnx_name, t_start):
+        # train_s: the stage's training loop over all (resumed) runs; stage_s: this run's
+        # stage wall time including evaluation and export
         results[stage] = {"torch_top1": evaluate(model, xte, yte), "sparsity": sparsity(model),
-                          "onnx": onnx_name, "train_s": round(time.time() - t_start, 1)}
+                          "onnx": onnx_name, "train_s": round(getattr(model, "train_seconds", 0.0), 1),
+                          "stage_s": round(time.time() - t_start, 1), "epochs": getattr(a, f"{stage}_epochs"),
+                          "versions": {"torch": torch.__version__}}
         if masks:
             results[stage]["layer_sparsity"] = {n: float((m == 0).float().mean()) for n, m in masks.items()}
         json.dump(results, open(results_path, "w"), indent=1)
