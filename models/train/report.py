@@ -184,8 +184,9 @@ def section(results):
                   "- **pruning**: gradual magnitude pruning (cubic schedule) with fine-tuning, stored in f32 "
                   "(`--quant none`: f32 byte planes, Huffman-coded, so the zeros compress); the engine runs these "
                   "layers as f32 ONNX ops.",
-                  "- **pruning + 8-bit QAT**: the pruned model, QAT fine-tuned while pruning continues to the Deep "
-                  "Compression sparsity; sparse int8 with fixed-width streams (`--no-huffman`). **Deep "
+                  "- **pruning + 8-bit QAT**: the pruned model pruned further to the Deep Compression sparsity and "
+                  "fine-tuned (f32), then QAT fine-tuned with the mask fixed (Deep Compression's order); sparse int8 "
+                  "with fixed-width streams (`--no-huffman`). **Deep "
                   "Compression**: the same file Huffman-coded: the full slimscan file.",
                   "- **Why the last two rows are sparser than the pruning row**: in an unstructured mask a "
                   "nonzero's position costs at least H(s)/(1 − s) bits, the entropy of the mask per nonzero "

@@ -9,15 +9,16 @@ each resumable from its own checkpoint and each ending in an ONNX export:
              schedule) from base to --prune-sparsity, fine-tuned
   qat        8-bit QAT from base: torch.ao fake-quant, per-channel   -> qat_qdq.onnx
              symmetric int8 weights (-127..127), BN folded first
-  prune_qat  8-bit QAT from prune, pruning continued to             -> prune_qat_qdq.onnx
-             --dc-sparsity under fake quantization
+  prune_dc   (only if --dc-sparsity > --prune-sparsity) pruning continued from prune to
+             --dc-sparsity, f32 with BatchNorm, fine-tuned
+  prune_qat  8-bit QAT of prune_dc (else prune), mask fixed           -> prune_qat_qdq.onnx
 
 Why the QAT stages fake-quantize weights only: slimscan's engine quantizes activations
 dynamically per tensor with as many bits as each layer's accumulator allows (up to 12), so a
 static 8-bit activation grid in training would model numerics the engine never uses. The
 exported QDQ nodes carry the weight scales; `slimscan compress` keeps them as they are.
 
-Why prune_qat may go sparser than prune: a nonzero's position in an unstructured mask costs
+Why prune_dc goes sparser than prune: a nonzero's position in an unstructured mask costs
 at least H(s)/(1-s) bits (entropy of the mask), 3.6 bits at 80 % and 4.7 bits at 90 %; the
 paper's 24x (MobileNet) and 49x (ResNet-50) leave less than that plus an 8-bit value per
 nonzero at its stated sparsity, so the Deep Compression model prunes further. The report
@@ -55,7 +56,7 @@ from PIL import Image
 CLASSES = ["text", "form", "barcode", "qr", "none"]
 MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]
-STAGES = ["base", "prune", "qat", "prune_qat"]
+STAGES = ["base", "prune", "qat", "prune_qat", "prune_dc"]
 
 
 # ---------------------------------------------------------------------------------- data
@@ -155,11 +156,37 @@ def layer_targets(model: nn.Module, target: float) -> dict[str, float]:
     return {**{n: target / 2 for n in small}, **{n: s_big for n in big}}
 
 
+def conv_bn_pairs(model: nn.Module) -> dict[str, nn.BatchNorm2d]:
+    """conv module name -> the BatchNorm2d that directly follows it (next sibling), the pairs
+    that BN folding merges (torchvision's MobileNetV2 and ResNet declare them in this order)."""
+    pairs = {}
+
+    def walk(parent: nn.Module, prefix: str) -> None:
+        names = list(parent._modules.keys())
+        for i, name in enumerate(names):
+            child = parent._modules[name]
+            full = f"{prefix}{name}"
+            walk(child, full + ".")
+            if isinstance(child, nn.Conv2d) and i + 1 < len(names) and isinstance(parent._modules[names[i + 1]], nn.BatchNorm2d):
+                pairs[full] = parent._modules[names[i + 1]]
+
+    walk(model, "")
+    return pairs
+
+
 def magnitude_masks(model: nn.Module, rates: dict[str, float], old: dict | None) -> dict[str, torch.Tensor]:
-    """Per-layer magnitude masks; weights already pruned stay pruned (the schedule only grows)."""
+    """Per-layer magnitude masks; weights already pruned stay pruned (the schedule only grows).
+    Magnitudes are those of the BN-folded weights (|w| x |gamma| / sqrt(var + eps) per output
+    channel): what the deployed file stores, and comparable across a layer's channels."""
     masks = {}
+    bns = conv_bn_pairs(model)
     for n, m in prunable(model):
-        w = m.weight.detach().abs().flatten()
+        w = m.weight.detach().abs()
+        if n in bns:
+            bn = bns[n]
+            scale = (bn.weight.detach().abs() / torch.sqrt(bn.running_var + bn.eps)).view(-1, *([1] * (w.dim() - 1)))
+            w = w * scale
+        w = w.flatten()
         if old is not None:
             w = w * old[n].flatten()
         k = int(round(rates.get(n, 0.0) * w.numel()))
@@ -306,7 +333,7 @@ def progress(total: int, initial: int, desc: str):
 
 def run_stage(stage: str, a, model: nn.Module, data, log: Log, masks=None, prune_to=None, prune_from=0.0):
     """SGD with cosine decay over `epochs`; pruning (if prune_to) ramps from prune_from to
-    prune_to over the first 60 % of the steps, the rest fine-tunes at the final mask."""
+    prune_to over the first --prune-ramp of the steps, the rest fine-tunes at the final mask."""
     xtr, ytr, xte, yte = data
     epochs = getattr(a, f"{stage}_epochs")
     lr0 = getattr(a, f"{stage}_lr")
@@ -331,7 +358,7 @@ def run_stage(stage: str, a, model: nn.Module, data, log: Log, masks=None, prune
         elapsed0 = st.get("elapsed", 0.0)
         g.set_state(st["gen"])
         log(f"{stage}: resumed at step {step}/{total}")
-    ramp_end = int(0.6 * total)
+    ramp_end = int(a.prune_ramp * total)
     prune_every = max(1, ramp_end // 40) if prune_to else 0
     rates_final = layer_targets(model, prune_to) if prune_to else None
 
@@ -410,8 +437,11 @@ def main(argv=None) -> None:
     ap.add_argument("--stages", default=",".join(STAGES))
     ap.add_argument("--prune-sparsity", type=float, default=0.8)
     ap.add_argument("--dc-sparsity", type=float, default=0.9)
+    ap.add_argument("--prune-ramp", type=float, default=0.5,
+                    help="fraction of a pruning stage's steps over which sparsity ramps up; the rest fine-tunes")
     ap.add_argument("--ckpt-minutes", type=float, default=5)
-    for s, e, lr in [("base", 8, 0.1), ("prune", 3, 0.02), ("qat", 1, 0.002), ("prune_qat", 2, 0.01)]:
+    for s, e, lr in [("base", 6, 0.1), ("prune", 3, 0.03), ("qat", 0.5, 0.002), ("prune_dc", 2, 0.02),
+                     ("prune_qat", 1, 0.002)]:
         ap.add_argument(f"--{s.replace('_', '-')}-epochs", type=float, default=e)
         ap.add_argument(f"--{s.replace('_', '-')}-lr", type=float, default=lr)
     a = ap.parse_args(argv)
@@ -477,13 +507,28 @@ def main(argv=None) -> None:
         export_onnx(q, a.size, os.path.join(a.out, "qat_qdq.onnx"))
         record("qat", q, None, "qat_qdq.onnx", t)
 
+    if "prune_qat" in stages and a.dc_sparsity > a.prune_sparsity and not finished("prune_dc"):
+        # Deep Compression's order: prune further (f32, BatchNorm still training) and retrain,
+        # then quantize and retrain with the mask fixed.
+        t = time.time()
+        dc = copy.deepcopy(pruned)
+        dc, masks = run_stage("prune_dc", a, dc, data, log, masks=pruned_masks,
+                              prune_to=a.dc_sparsity, prune_from=a.prune_sparsity)
+        bn_recalibrate(dc, xtr)
+        torch.save({"model": dc.state_dict(), "masks": masks}, os.path.join(a.out, "prune_dc.pt"))
+        record("prune_dc", dc, masks, None, t)
+
     if "prune_qat" in stages and not finished("prune_qat"):
         t = time.time()
-        q = prepare_qat(pruned)
+        src = pruned
+        masks = pruned_masks
+        if a.dc_sparsity > a.prune_sparsity:
+            st = torch.load(os.path.join(a.out, "prune_dc.pt"), weights_only=False)
+            src = copy.deepcopy(pruned)
+            src.load_state_dict(st["model"]); masks = st["masks"]
+        q = prepare_qat(src)
         # the folded model keeps the conv names, so the masks still apply
-        q, masks = run_stage("prune_qat", a, q, data, log, masks=pruned_masks,
-                             prune_to=a.dc_sparsity if a.dc_sparsity > a.prune_sparsity else None,
-                             prune_from=a.prune_sparsity)
+        q, masks = run_stage("prune_qat", a, q, data, log, masks=masks)
         q.apply(torch.ao.quantization.disable_observer)
         bf16_round_biases(q)
         torch.save({"model": q.state_dict(), "masks": masks}, os.path.join(a.out, "prune_qat.pt"))
