@@ -20,8 +20,8 @@ For one architecture whose `train.py` run finished in WORK/<arch>/, this
      benches/classifier/eval.mjs (our wasm engine, Node),
   4. times them in headless Chromium, 1 thread, with benches/engine/bench.mjs (median of
      --runs runs, round-robin, peak wasm memory), beside onnxruntime-web on f32.onnx,
-  5. writes models/train/results/<arch>.json and copies the committed files to
-     models/classifier/.
+  5. copies the committed files to models/classifier/ and writes
+     models/train/results/<arch>.json.
 
     python models/train/pipeline.py --arch mobilenet_v2 --work models/train/work --size 112
 """
@@ -150,14 +150,26 @@ def main(argv=None):
         timing = json.load(open(tjson))
     by_id = {e["id"]: e for e in timing["cases"][0]["engines"]} if timing else {}
 
-    # 5. rows
+    # 5. committed files (copied before the rows are written, so that the rows name them)
+    dest = os.path.join(ROOT, "models", "classifier")
+    committed = {}
+    for key in filter(None, a.commit.split(",")):
+        k = "f32" if key == "f32.onnx" else key
+        if k in files:
+            os.makedirs(dest, exist_ok=True)
+            name = f"{a.arch}_f32.onnx" if k == "f32" else os.path.basename(files[k])
+            shutil.copyfile(files[k], os.path.join(dest, name))
+            committed[k] = os.path.relpath(os.path.join(dest, name), ROOT)
+
+    # 6. rows
     f32_bytes = os.path.getsize(files["f32"])
     base_acc = acc[files["f32"]]["test"]["top1"]
     base_real = acc[files["f32"]].get("real", {}).get("top1")
     rows = []
     for key, path in files.items():
         eng = by_id.get("tract-f32" if key == "f32" else f"slim-{key}", {})
-        r = {"method": key, "file": os.path.relpath(path, ROOT), "bytes": os.path.getsize(path),
+        r = {"method": key, "file": committed.get(key, os.path.relpath(path, ROOT)),
+             "committed": key in committed, "bytes": os.path.getsize(path),
              "reduction": f32_bytes / os.path.getsize(path),
              "sparsity": reports[key]["overall_sparsity"] if key in reports and "overall_sparsity" in reports[key]
              else (0.0 if key == "f32" else None),
@@ -189,13 +201,6 @@ def main(argv=None):
         json.dump(result, fh, indent=1)
         fh.write("\n")
 
-    # 6. committed files
-    dest = os.path.join(ROOT, "models", "classifier")
-    os.makedirs(dest, exist_ok=True)
-    for key in a.commit.split(","):
-        src = files.get("f32") if key == "f32.onnx" else files.get(key)
-        if src:
-            shutil.copyfile(src, os.path.join(dest, f"{a.arch}_f32.onnx" if key == "f32.onnx" else os.path.basename(src)))
     log(f"results -> models/train/results/{a.arch}.json ({time.time() - t_start:.0f} s)")
 
 

@@ -181,9 +181,9 @@ def _paper(rng, w, h):
 
 def _ink(rng):
     if rng.random() < 0.7:
-        v = int(rng.integers(0, 56))
+        v = int(rng.integers(0, 70))
         return (v, v, v)
-    return tuple(int(v) for v in rng.integers(0, 100, 3))
+    return tuple(int(v) for v in rng.integers(0, 120, 3))
 
 
 def _sentence(rng, words, k):
@@ -195,7 +195,7 @@ def draw_text_page(rng, ctx):
     img = _paper(rng, w, h); d = ImageDraw.Draw(img)
     fonts, words = ctx["fonts"], ctx["words"]
     fpath = fonts[int(rng.integers(len(fonts)))]
-    px = int(rng.integers(10, 16)); ink = _ink(rng)
+    px = int(rng.integers(8, 13)); ink = _ink(rng)
     m = int(rng.integers(8, 22)); y = m
     cols = 2 if rng.random() < 0.25 else 1
     colw = (w - 2 * m - (cols - 1) * 8) // cols
@@ -228,7 +228,7 @@ def draw_form(rng, ctx):
     w = int(rng.integers(170, 240)); h = int(w * rng.uniform(1.2, 1.5))
     img = _paper(rng, w, h); d = ImageDraw.Draw(img)
     fonts, labels = ctx["fonts"], ctx["labels"]
-    f = font(fonts[int(rng.integers(len(fonts)))], int(rng.integers(8, 12)))
+    f = font(fonts[int(rng.integers(len(fonts)))], int(rng.integers(7, 11)))
     ink = _ink(rng); lw = int(rng.integers(2, 4)); m = int(rng.integers(8, 18)); y = m
     d.text((m, y), _sentence(rng, ctx["words"], 3).upper(), font=f, fill=ink); y += 16
     style = rng.random()
