@@ -85,6 +85,10 @@ def verdict(r):
         out.append(f"- PTQ vs QAT: PTQ {ptq['top1']:.2f} % (drop {ptq['drop']:+.2f}), QAT {qat['top1']:.2f} % "
                    f"(drop {qat['drop']:+.2f}): {better} on this test split "
                    f"({r['rows'][0].get('n_test', 2000)} images; one image is 0.05 points).")
+    w8 = rows.get("ptq_w8")
+    if w8 and qat:
+        out.append(f"- QAT vs PTQ weights-only (same engine numerics): QAT {qat['top1']:.2f} %, PTQ weights-only "
+                   f"{w8['top1']:.2f} % ({qat['top1'] - w8['top1']:+.2f} points).")
     f32 = rows.get("f32")
     if f32 and f32.get("ms_median") and dc and dc.get("ms_median"):
         out.append(f"- Speed in our engine (headless Chromium, 1 thread, median): original {f32['ms_median']:.1f} ms "
