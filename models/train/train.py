@@ -156,22 +156,27 @@ def layer_targets(model: nn.Module, target: float) -> dict[str, float]:
     return {**{n: target / 2 for n in small}, **{n: s_big for n in big}}
 
 
-def conv_bn_pairs(model: nn.Module) -> dict[str, nn.BatchNorm2d]:
-    """conv module name -> the BatchNorm2d that directly follows it (next sibling), the pairs
-    that BN folding merges (torchvision's MobileNetV2 and ResNet declare them in this order)."""
-    pairs = {}
+def conv_bn_sites(model: nn.Module) -> list[tuple[nn.Module, str, str, str]]:
+    """(parent, conv key, BN key, conv's full name) for every Conv2d directly followed by a
+    BatchNorm2d sibling: the pairs BN folding merges (torchvision's MobileNetV2 and ResNet
+    declare them in this order)."""
+    sites = []
 
     def walk(parent: nn.Module, prefix: str) -> None:
         names = list(parent._modules.keys())
         for i, name in enumerate(names):
             child = parent._modules[name]
-            full = f"{prefix}{name}"
-            walk(child, full + ".")
+            walk(child, f"{prefix}{name}.")
             if isinstance(child, nn.Conv2d) and i + 1 < len(names) and isinstance(parent._modules[names[i + 1]], nn.BatchNorm2d):
-                pairs[full] = parent._modules[names[i + 1]]
+                sites.append((parent, name, names[i + 1], f"{prefix}{name}"))
 
     walk(model, "")
-    return pairs
+    return sites
+
+
+def conv_bn_pairs(model: nn.Module) -> dict[str, nn.BatchNorm2d]:
+    """conv module name -> the BatchNorm2d that directly follows it."""
+    return {full: parent._modules[bn] for parent, _, bn, full in conv_bn_sites(model)}
 
 
 def magnitude_masks(model: nn.Module, rates: dict[str, float], old: dict | None) -> dict[str, torch.Tensor]:
@@ -220,21 +225,9 @@ def fold_bn(model: nn.Module) -> nn.Module:
     before it, so QAT fake-quantizes the weights the engine will actually store."""
     from torch.nn.utils.fusion import fuse_conv_bn_eval
     model = copy.deepcopy(model).eval()
-
-    def walk(parent: nn.Module) -> None:
-        names = list(parent._modules.keys())
-        for i, name in enumerate(names):
-            child = parent._modules[name]
-            if isinstance(child, nn.BatchNorm2d):
-                continue
-            walk(child)
-            if isinstance(child, nn.Conv2d) and i + 1 < len(names):
-                nxt = parent._modules[names[i + 1]]
-                if isinstance(nxt, nn.BatchNorm2d):
-                    parent._modules[name] = fuse_conv_bn_eval(child, nxt)
-                    parent._modules[names[i + 1]] = nn.Identity()
-
-    walk(model)
+    for parent, conv, bn, _ in conv_bn_sites(model):
+        parent._modules[conv] = fuse_conv_bn_eval(parent._modules[conv], parent._modules[bn])
+        parent._modules[bn] = nn.Identity()
     left = [n for n, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)]
     if left:
         raise SystemExit(f"train.py: BatchNorm not folded: {left[:3]}")
