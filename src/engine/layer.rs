@@ -172,11 +172,14 @@ pub struct SlimLayer {
     pub weight_nonzeros: usize,
 }
 
-/// The widest activation codes (8..=12 bits) for which no accumulator of a layer with these
+/// The widest activation codes (8..=15 bits) for which no accumulator of a layer with these
 /// weights can overflow: `max_row Σ|w| · steps ≤ i32::MAX`. Wider codes cost nothing in the
 /// kernels (they multiply `i16` codes) and cut the activation rounding error 16× at 12 bits
 /// against 8 — measured on PP-OCRv4 rec: int8 activations lose 2.2 points of character
-/// accuracy on real word images that int8 weights alone do not (docs/BENCHMARKS.md).
+/// accuracy on real word images that int8 weights alone do not (docs/BENCHMARKS.md) — and
+/// 8× more at 15 bits, which small layers allow: the 92 %-sparse MobileNetV2 classifier,
+/// whose folded BatchNorm makes some rows amplify one input channel ~140× around its mean,
+/// scores 53.35 % with 12-bit codes and 84.60 % with 15 (PyTorch: 84.45 %; models/REPORT.md).
 pub fn dynamic_codes(weights: &LayerWeights) -> Codes {
     let row_l1 = |w: &[i16]| w.iter().map(|&v| u64::from(v.unsigned_abs())).sum::<u64>();
     let l1 = match weights {

@@ -3,7 +3,7 @@
 //! Why integers: a pruned int8 layer is 4× smaller than its f32 original before any sparsity,
 //! and its multiply-accumulates are exact. Activations enter a Slim layer as f32, are
 //! quantized per tensor to *centered* codes (`q − zero_point`, an `i16`: within `[−255, 255]`
-//! for int8, up to `[−4095, 4095]` for the engine's 12-bit dynamic codes, see [`Codes`]; so
+//! for int8, up to `[−32767, 32767]` for the engine's 15-bit dynamic codes, see [`Codes`]; so
 //! padding and zero points need no correction terms), multiplied by the int8 weights (zero
 //! point already subtracted, also held as `i16`) into `i32` accumulators (the engine keeps
 //! `Σ|w| · |code|` below 2^31), and turned back into f32 with one scale per output channel,
@@ -374,7 +374,7 @@ pub fn im2col_rows(x: &[i16], g: &ConvGeometry, y0: usize, y1: usize, out: &mut 
 
 /// The code range of an activation quantizer: `min..=max` before the zero point is
 /// subtracted. int8 is `−128..=127`; the engine's dynamic quantizer uses wider ranges (up to
-/// 12 bits) where a layer's accumulators have room — the kernels multiply `i16` codes, so a
+/// 15 bits) where a layer's accumulators have room — the kernels multiply `i16` codes, so a
 /// finer activation step costs nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Codes {
@@ -384,10 +384,11 @@ pub struct Codes {
 
 impl Codes {
     pub const INT8: Codes = Codes { min: -128, max: 127 };
-    /// Widest range accepted: centered codes stay within ±8191.
-    pub const MAX_BITS: u32 = 12;
+    /// Widest range accepted: 15 bits, so that centered codes (`q − zp`, both within the
+    /// range) stay within ±32767 and fit an `i16`.
+    pub const MAX_BITS: u32 = 15;
 
-    /// Signed `bits`-bit codes, `−2^(bits−1) ..= 2^(bits−1) − 1` (bits clamped to 2..=12).
+    /// Signed `bits`-bit codes, `−2^(bits−1) ..= 2^(bits−1) − 1` (bits clamped to 2..=15).
     pub fn bits(bits: u32) -> Codes {
         let half = 1i32 << (bits.clamp(2, Self::MAX_BITS) - 1);
         Codes { min: -half, max: half - 1 }
@@ -406,7 +407,7 @@ pub fn quantize(x: &[f32], inv_scale: f32, zero_point: i32, codes: Codes, out: &
     let widest = Codes::bits(Codes::MAX_BITS);
     if codes.min < widest.min || codes.max > widest.max || codes.min >= codes.max {
         return Err(invalid(format!(
-            "activation code range {}..={} is not within 12 bits",
+            "activation code range {}..={} is not within 15 bits",
             codes.min, codes.max
         )));
     }

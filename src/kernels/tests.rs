@@ -188,11 +188,11 @@ fn gemm_shapes(sparse: bool, density: f64, seed: u64) {
     check(cases);
 }
 
-/// All weights and activations at ±255: the largest sums the layer shapes allow, over
-/// odd and even k, in both signs and alternating.
-fn gemm_extremes(sparse: bool) {
+/// All weights at ±255 and activations at ±`x_max`: the largest sums the layer shapes allow,
+/// over odd and even k, in both signs and alternating.
+fn gemm_extremes(sparse: bool, x_max: i16, shapes: &[(usize, usize, usize)]) {
     let mut cases = Vec::new();
-    for &(rows, cols, p) in &[(5, 4099, 9), (4, 2048, 33), (1, 4608, 1), (3, 1001, 3), (9, 577, 40)] {
+    for &(rows, cols, p) in shapes {
         for pattern in 0..4 {
             let w: Vec<i16> = (0..rows * cols)
                 .map(|i| match pattern {
@@ -209,13 +209,13 @@ fn gemm_extremes(sparse: bool) {
                 .collect();
             let x: Vec<i16> = (0..cols * p)
                 .map(|i| match pattern {
-                    0 | 2 => -255,
-                    1 => 255,
+                    0 | 2 => -x_max,
+                    1 => x_max,
                     _ => {
                         if i % 2 == 0 {
-                            -255
+                            -x_max
                         } else {
-                            255
+                            x_max
                         }
                     }
                 })
@@ -225,6 +225,11 @@ fn gemm_extremes(sparse: bool) {
     }
     check(cases);
 }
+
+const INT8_EXTREME_SHAPES: [(usize, usize, usize); 5] =
+    [(5, 4099, 9), (4, 2048, 33), (1, 4608, 1), (3, 1001, 3), (9, 577, 40)];
+const WIDE_EXTREME_SHAPES: [(usize, usize, usize); 5] =
+    [(5, 257, 9), (4, 256, 33), (1, 257, 1), (3, 101, 3), (9, 129, 40)];
 
 /// Larger layers, as the engine runs them (ResNet/MobileNet-like, scaled down).
 fn gemm_layers(sparse: bool) {
@@ -247,8 +252,12 @@ kernel_tests! {
     gemm_sparse_density_half => gemm_shapes(true, 0.5, 6);
     gemm_sparse_density_tenth => gemm_shapes(true, 0.1, 7);
     gemm_sparse_all_zero => gemm_shapes(true, 0.0, 8);
-    gemm_dense_extremes => gemm_extremes(false);
-    gemm_sparse_extremes => gemm_extremes(true);
+    gemm_dense_extremes => gemm_extremes(false, 255, &INT8_EXTREME_SHAPES);
+    gemm_sparse_extremes => gemm_extremes(true, 255, &INT8_EXTREME_SHAPES);
+    // 15-bit activations (the engine's widest dynamic codes): Σ|w| · 32767 < 2^31 up to
+    // 257 weights of ±255 per row.
+    gemm_dense_extremes_15_bit => gemm_extremes(false, 32767, &WIDE_EXTREME_SHAPES);
+    gemm_sparse_extremes_15_bit => gemm_extremes(true, 32767, &WIDE_EXTREME_SHAPES);
     gemm_dense_layers => gemm_layers(false);
     gemm_sparse_layers => gemm_layers(true);
     gemm_constructors => constructors();
@@ -497,8 +506,8 @@ fn conv_cases(k: (usize, usize), dilation: (usize, usize), seed: u64) -> Vec<Con
     cases
 }
 
-/// ±255 everywhere, 5×5 (the largest fast path).
-fn depthwise_extremes() {
+/// Weights at ±255 and activations at ±`x_max` everywhere, 5×5 (the largest fast path).
+fn depthwise_extremes(x_max: i16) {
     let mut cases = Vec::new();
     let mut rng = SplitMix64::new(0);
     for &(k, s) in &[((5, 5), (1, 1)), ((5, 5), (2, 2)), ((3, 3), (1, 1)), ((3, 3), (2, 2))] {
@@ -506,7 +515,7 @@ fn depthwise_extremes() {
             ConvCase::new(&mut rng, 2, (19, 21), k, s, (1, 1), (k.0 / 2, k.1 / 2, k.0 / 2, k.1 / 2), 0)
                 .unwrap();
         case.w.w.iter_mut().enumerate().for_each(|(i, v)| *v = if i % 2 == 0 { 255 } else { -255 });
-        case.x.iter_mut().enumerate().for_each(|(i, v)| *v = if i % 2 == 0 { -255 } else { 255 });
+        case.x.iter_mut().enumerate().for_each(|(i, v)| *v = if i % 2 == 0 { -x_max } else { x_max });
         cases.push(case);
     }
     check(cases);
@@ -536,7 +545,8 @@ kernel_tests! {
         }
         check(conv_cases((3, 3), (2, 2), 40));
     };
-    depthwise_extreme_values => { depthwise_extremes(); };
+    depthwise_extreme_values => { depthwise_extremes(255); };
+    depthwise_extreme_15_bit_values => { depthwise_extremes(32767); };
     im2col_matches_naive => {
         check(conv_cases((3, 3), (1, 1), 50).into_iter().map(Im2colCase));
         check(conv_cases((1, 1), (1, 1), 51).into_iter().map(Im2colCase));
@@ -627,9 +637,12 @@ fn quantize_cases() {
         f32::MIN,
     ];
     let mut cases = Vec::new();
-    // int8 and the widest (12-bit) codes, zero points at both ends and inside.
-    for (codes, zps) in [(Codes::INT8, [-128, -3, 0, 5, 127]), (Codes::bits(12), [-2048, -300, 0, 77, 2047])]
-    {
+    // int8, 12-bit and the widest (15-bit) codes, zero points at both ends and inside.
+    for (codes, zps) in [
+        (Codes::INT8, [-128, -3, 0, 5, 127]),
+        (Codes::bits(12), [-2048, -300, 0, 77, 2047]),
+        (Codes::bits(15), [-16384, -3000, 0, 770, 16383]),
+    ] {
         for &zp in &zps {
             for &inv_scale in &[1.0f32, 0.37, 25.0, 1e-3] {
                 for &len in &[0, 1, 3, 7, 8, 9, 15, 16, 17, 33, 100] {
@@ -777,12 +790,12 @@ kernel_tests! {
 }
 
 kernel_tests! {
-    quantize_rejects_code_ranges_beyond_12_bits => {
+    quantize_rejects_code_ranges_beyond_15_bits => {
         let mut out = [0i16; 2];
         let x = [1.0f32, -1.0];
         for (codes, zp) in [
-            (Codes { min: -4097, max: 4095 }, 0),
-            (Codes { min: -4096, max: 4096 }, 0),
+            (Codes { min: -16385, max: 16383 }, 0),
+            (Codes { min: -16384, max: 16384 }, 0),
             (Codes { min: 5, max: 5 }, 5),
             (Codes::INT8, 128),
             (Codes::INT8, -129),
@@ -794,5 +807,12 @@ kernel_tests! {
         assert_eq!(out, [2047, -1000]);
         assert_eq!(Codes::bits(8), Codes::INT8);
         assert_eq!(Codes::bits(12).steps(), 4095);
+        assert_eq!(Codes::bits(15).steps(), 32767);
+        assert_eq!(Codes::bits(16), Codes::bits(15), "clamped to the widest");
+        // Both ends of the widest range: centered codes ±32767 still fit an i16.
+        quantize(&[1e9, -1e9], 1.0, 16383, Codes::bits(15), &mut out).unwrap();
+        assert_eq!(out, [0, -32767]);
+        quantize(&[1e9, -1e9], 1.0, -16384, Codes::bits(15), &mut out).unwrap();
+        assert_eq!(out, [32767, 0]);
     };
 }

@@ -5,7 +5,7 @@
 //! Why these tiles (numbers: docs/KERNELS.md, `make bench-kernels`, Node 20 on x86-64):
 //!
 //! - Every multiply-accumulate goes through `i32x4.dot_i16x8_s` (x86: one `pmaddwd`): it
-//!   multiplies two k-steps at once into exact i32 lanes (|w·x| ≤ 255·4095, a pair twice that), so
+//!   multiplies two k-steps at once into exact i32 lanes (|w·x| ≤ 255·32767, a pair twice that), so
 //!   both GEMMs feed it k-pairs of activations interleaved with a splatted weight pair.
 //!   `extmul_{low,high}` would cost V8 three instructions per half (`pmullw`, `pmulhw`,
 //!   unpack) for one k-step.
