@@ -175,10 +175,10 @@ TRAIN_COUNT ?= 12000
 TEST_COUNT ?= 2000
 # Budgets measured on the 2-core machine: see models/train/README.md.
 MOBILENET_SIZE ?= 112
-MOBILENET_ARGS ?= --base-epochs 6 --prune-epochs 3 --qat-epochs 0.5 --prune-dc-epochs 2 \
+MOBILENET_ARGS ?= --base-epochs 8 --prune-epochs 3 --qat-epochs 0.5 --prune-dc-epochs 2 \
 	--prune-qat-epochs 1 --prune-sparsity 0.8 --dc-sparsity 0.92
 RESNET_SIZE ?= 96
-RESNET_ARGS ?= --base-epochs 5 --prune-epochs 2 --qat-epochs 0.3 --prune-dc-epochs 1.5 \
+RESNET_ARGS ?= --base-epochs 4 --base-lr 0.04 --prune-epochs 2 --qat-epochs 0.3 --prune-dc-epochs 1.5 \
 	--prune-qat-epochs 0.5 --prune-sparsity 0.9 --dc-sparsity 0.96 --wd 1e-4
 train-env: fonts
 	$(call python_venv,$(TRAIN_VENV),models/train/requirements.txt)
@@ -201,7 +201,7 @@ train-resnet50: train-data cli wasm browser-tools
 		--out $(TRAIN_WORK)/resnet50 --size $(RESNET_SIZE) $(RESNET_ARGS)
 	SLIMSCAN=$(CARGO_TARGET_DIR)/release/slimscan $(TRAIN_VENV)/bin/python models/train/pipeline.py \
 		--arch resnet50 --work $(TRAIN_WORK) --size $(RESNET_SIZE) \
-		--commit prune_qat,dc --methods ptq,ptq_w8,qat,pruned,prune_qat,dc $(PIPELINE_ARGS)
+		--commit prune_qat,dc --methods ptq,ptq_kl,ptq_w8,qat,pruned,prune_qat,dc $(PIPELINE_ARGS)
 
 train: train-mobilenet train-resnet50 report
 

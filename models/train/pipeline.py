@@ -5,7 +5,8 @@ For one architecture whose `train.py` run finished in WORK/<arch>/, this
   1. writes the evaluation inputs (prepare_eval.py: synthetic test split + real photos),
   2. compresses one file per method with the release `slimscan` CLI:
        ptq        f32.onnx, 8-bit weights, static 8-bit activation ranges calibrated on 100
-                  training images (the engine then runs W8A8)
+                  training images, 99.99th percentile (the engine then runs W8A8)
+       ptq_kl     the same with KL (entropy) calibration (extra row)
        ptq_w8     f32.onnx, 8-bit weights only; the engine quantizes activations dynamically
                   (as for the QAT files, whose QDQ nodes carry weight scales only)
        ptq_gptq   the same plus GPTQ rounding on 128 training images (extra row)
@@ -22,6 +23,12 @@ For one architecture whose `train.py` run finished in WORK/<arch>/, this
      --runs runs, round-robin, peak wasm memory), beside onnxruntime-web on f32.onnx,
   5. copies the committed files to models/classifier/ and writes
      models/train/results/<arch>.json.
+
+Without the training outputs (a fresh clone: WORK/<arch>/ holds no ONNX files) it re-measures
+the committed files instead: models/classifier/<arch>_f32.onnx as the f32 row (the PTQ rows
+are compressed from it again), the committed .slim file of every row whose source is
+missing, and the training section of the committed results JSON. So an engine change is
+measured on the same models without retraining.
 
     python models/train/pipeline.py --arch mobilenet_v2 --work models/train/work --size 112
 """
@@ -40,9 +47,11 @@ from train import CLASSES, MEAN, STD  # noqa: E402
 
 METHODS = [
     # (key, source file in WORK/<arch>, compress options)
-    ("ptq", "f32.onnx", ["--calib", "{calib}", "--calib-count", "100"]),
+    ("ptq", "f32.onnx", ["--calib", "{calib}", "--calib-count", "100", "--calib-method", "percentile"]),
+    ("ptq_kl", "f32.onnx", ["--calib", "{calib}", "--calib-count", "100", "--calib-method", "entropy"]),
     ("ptq_w8", "f32.onnx", []),
-    ("ptq_gptq", "f32.onnx", ["--calib", "{calib}", "--calib-count", "100", "--gptq", "{calib}", "--gptq-count", "128"]),
+    ("ptq_gptq", "f32.onnx", ["--calib", "{calib}", "--calib-count", "100", "--calib-method", "percentile",
+                              "--gptq", "{calib}", "--gptq-count", "128"]),
     ("qat", "qat_qdq.onnx", []),
     ("pruned", "pruned.onnx", ["--quant", "none"]),
     ("prune_qat", "prune_qat_qdq.onnx", ["--no-huffman"]),
@@ -72,7 +81,7 @@ def main(argv=None):
     ap.add_argument("--size", type=int, required=True)
     ap.add_argument("--slimscan", default=os.environ.get("SLIMSCAN", "slimscan"))
     ap.add_argument("--runs", type=int, default=15)
-    ap.add_argument("--commit", default="f32.onnx,ptq,ptq_w8,ptq_gptq,qat,pruned,prune_qat,dc",
+    ap.add_argument("--commit", default="f32.onnx,ptq,ptq_w8,qat,pruned,prune_qat,dc",
                     help="files copied to models/classifier/ (method keys, or f32.onnx)")
     ap.add_argument("--methods", default=",".join(m[0] for m in METHODS),
                     help="rows to make (default: all)")
@@ -90,8 +99,26 @@ def main(argv=None):
         print(line, file=sys.stderr, flush=True)
         log_fh.write(line + "\n"); log_fh.flush()
 
-    train = json.load(open(os.path.join(wd, "train_results.json")))
+    dest = os.path.join(ROOT, "models", "classifier")
+    results_path = os.path.join(HERE, "results", f"{a.arch}.json")
+    train_json = os.path.join(wd, "train_results.json")
+    prev = json.load(open(results_path)) if os.path.exists(results_path) else {}
+    if os.path.exists(train_json):
+        train = json.load(open(train_json))
+    elif "train" in prev:
+        log(f"{train_json} missing: training numbers taken from {os.path.relpath(results_path, ROOT)}")
+        train = prev["train"]
+    else:
+        sys.exit(f"pipeline.py: neither {train_json} nor {results_path} exists: run train.py first")
     t_start = time.time()
+
+    def source(name):
+        """A training output in WORK/<arch>/, or for the f32 ONNX its committed copy."""
+        path = os.path.join(wd, name)
+        committed_f32 = os.path.join(dest, f"{a.arch}_f32.onnx")
+        if not os.path.exists(path) and name == "f32.onnx" and os.path.exists(committed_f32):
+            return committed_f32
+        return path
 
     # 1. evaluation inputs
     sets = os.path.join(a.work, f"eval_{a.size}")
@@ -106,17 +133,26 @@ def main(argv=None):
                    "labels": CLASSES, "task": "document-type", "arch": a.arch}, fh)
     calib = os.path.join(a.work, "data", "train")
     fmt = {"calib": calib}
-    files = {"f32": os.path.join(wd, "f32.onnx")}
+    files = {"f32": source("f32.onnx")}
+    if not os.path.exists(files["f32"]):
+        sys.exit(f"pipeline.py: {files['f32']} missing: run train.py first")
     reports = {}
     wanted = set(a.methods.split(","))
     for key, src, opts in METHODS:
         if key not in wanted:
             continue
-        src_path = os.path.join(wd, src)
-        if not os.path.exists(src_path):
-            log(f"{key}: {src} missing, row skipped")
-            continue
+        src_path = source(src)
         dst = os.path.join(out, f"{a.arch}_{key}.slim")
+        kept = os.path.join(dest, os.path.basename(dst))
+        if not os.path.exists(src_path):
+            if os.path.exists(kept):
+                log(f"{key}: {src} missing, re-measuring the committed {os.path.relpath(kept, ROOT)}")
+                files[key] = kept
+                if key in prev.get("compress_reports", {}):
+                    reports[key] = prev["compress_reports"][key]
+            else:
+                log(f"{key}: {src} missing, row skipped")
+            continue
         cmd = [a.slimscan, "compress", src_path, "-o", dst, "--manifest", manifest, "--json"]
         cmd += [o.format(**fmt) for o in opts]
         report_path = dst + ".report.json"
@@ -129,10 +165,18 @@ def main(argv=None):
         files[key] = dst
 
     # 3. accuracy in our engine
+    # (per file: a file evaluated before and unchanged since keeps its numbers, so rows can be
+    # added while later training stages still run)
     acc_json = os.path.join(wd, "engine_accuracy.json")
-    if a.redo or not newer(acc_json, list(files.values())):
-        run(["node", "benches/classifier/eval.mjs", "--sets", sets, "--json", acc_json, *files.values()], log)
-    acc = json.load(open(acc_json))["results"]
+    acc = {} if a.redo or not os.path.exists(acc_json) else json.load(open(acc_json))["results"]
+    stale = [p for p in files.values() if p not in acc or not newer(acc_json, [p])]
+    if stale:
+        part = acc_json + ".part"
+        run(["node", "benches/classifier/eval.mjs", "--sets", sets, "--json", part, *stale], log)
+        acc.update(json.load(open(part))["results"])
+        with open(acc_json, "w") as fh:
+            json.dump({"results": acc}, fh, indent=1)
+        os.remove(part)
 
     # 4. speed and memory in headless Chromium
     timing = None
@@ -151,11 +195,12 @@ def main(argv=None):
     by_id = {e["id"]: e for e in timing["cases"][0]["engines"]} if timing else {}
 
     # 5. committed files (copied before the rows are written, so that the rows name them)
-    dest = os.path.join(ROOT, "models", "classifier")
     committed = {}
     for key in filter(None, a.commit.split(",")):
         k = "f32" if key == "f32.onnx" else key
-        if k in files:
+        if k in files and os.path.dirname(os.path.abspath(files[k])) == dest:
+            committed[k] = os.path.relpath(files[k], ROOT)  # re-measured where it lies
+        elif k in files:
             os.makedirs(dest, exist_ok=True)
             name = f"{a.arch}_f32.onnx" if k == "f32" else os.path.basename(files[k])
             shutil.copyfile(files[k], os.path.join(dest, name))
@@ -193,11 +238,13 @@ def main(argv=None):
         "timing_runtime": timing["runtime"] if timing else None,
         "timing_machine": timing["machine"] if timing else None,
         "pipeline_s": round(time.time() - t_start),
+        # rows measured on committed files because the training outputs were absent
+        "remeasured": sorted(k for k, p in files.items() if os.path.dirname(os.path.abspath(p)) == dest),
         "compress_reports": {k: {kk: v.get(kk) for kk in ("original_bytes", "slim_bytes", "overall_sparsity", "warnings")} for k, v in reports.items()},
         "real_wrong": {k: acc[p].get("real", {}).get("wrong") for k, p in files.items()},
     }
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", f"{a.arch}.json"), "w") as fh:
+    with open(results_path, "w") as fh:
         json.dump(result, fh, indent=1)
         fh.write("\n")
 
