@@ -112,6 +112,10 @@ def main(argv=None):
         sys.exit(f"pipeline.py: neither {train_json} nor {results_path} exists: run train.py first")
     t_start = time.time()
 
+    def is_committed(path):
+        """The file lies in models/classifier/ (a committed copy, measured where it lies)."""
+        return os.path.dirname(os.path.abspath(path)) == dest
+
     def source(name):
         """A training output in WORK/<arch>/, or for the f32 ONNX its committed copy."""
         path = os.path.join(wd, name)
@@ -198,7 +202,7 @@ def main(argv=None):
     committed = {}
     for key in filter(None, a.commit.split(",")):
         k = "f32" if key == "f32.onnx" else key
-        if k in files and os.path.dirname(os.path.abspath(files[k])) == dest:
+        if k in files and is_committed(files[k]):
             committed[k] = os.path.relpath(files[k], ROOT)  # re-measured where it lies
         elif k in files:
             os.makedirs(dest, exist_ok=True)
@@ -239,7 +243,7 @@ def main(argv=None):
         "timing_machine": timing["machine"] if timing else None,
         "pipeline_s": round(time.time() - t_start),
         # rows measured on committed files because the training outputs were absent
-        "remeasured": sorted(k for k, p in files.items() if os.path.dirname(os.path.abspath(p)) == dest),
+        "remeasured": sorted(k for k, p in files.items() if is_committed(p)),
         "compress_reports": {k: {kk: v.get(kk) for kk in ("original_bytes", "slim_bytes", "overall_sparsity", "warnings")} for k, v in reports.items()},
         "real_wrong": {k: acc[p].get("real", {}).get("wrong") for k, p in files.items()},
     }

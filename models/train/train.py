@@ -14,7 +14,7 @@ each resumable from its own checkpoint and each ending in an ONNX export:
   prune_qat  8-bit QAT of prune_dc (else prune), mask fixed           -> prune_qat_qdq.onnx
 
 Why the QAT stages fake-quantize weights only: slimscan's engine quantizes activations
-dynamically per tensor with as many bits as each layer's accumulator allows (up to 12), so a
+dynamically per tensor with as many bits as each layer's accumulator allows (up to 15), so a
 static 8-bit activation grid in training would model numerics the engine never uses. The
 exported QDQ nodes carry the weight scales; `slimscan compress` keeps them as they are.
 
