@@ -31,8 +31,13 @@ pub fn perspective_crop(img: &RgbImage, quad: &[Point; 4]) -> Result<RgbImage> {
     if !(qw.is_finite() && qh.is_finite()) {
         return Err(Error::InvalidArgument("crop quadrilateral with non-finite corners".into()));
     }
-    let (w, h) =
-        ((qw.round() as usize).clamp(1, MAX_CROP_SIDE), (qh.round() as usize).clamp(1, MAX_CROP_SIDE));
+    perspective_warp(img, quad, qw.round() as usize, qh.round() as usize)
+}
+
+/// The quadrilateral `quad` (tl, tr, br, bl) of `img` straightened into a `w × h` image
+/// (each side clamped to 1..=[`MAX_CROP_SIDE`]).
+pub fn perspective_warp(img: &RgbImage, quad: &[Point; 4], w: usize, h: usize) -> Result<RgbImage> {
+    let (w, h) = (w.clamp(1, MAX_CROP_SIDE), h.clamp(1, MAX_CROP_SIDE));
     let m = rect_to_quad(w as f64, h as f64, quad)
         .ok_or_else(|| Error::InvalidArgument("degenerate crop quadrilateral".into()))?;
     let mut data = Vec::with_capacity(w * h * 3);

@@ -1,0 +1,264 @@
+//! Barcodes and 2D codes: the rxing decoders (a Rust port of ZXing) on a luma image, several
+//! codes per image, each with its format, text, raw bytes, the decoder's points and an
+//! estimated outline; results from several images of one scene (the frame, the rectified page)
+//! are merged without duplicates.
+
+use crate::error::{Error, Result};
+use crate::scan::geometry::{convex_hull, min_area_rect, Point};
+use crate::scan::luma::Luma;
+use rxing::common::HybridBinarizer;
+use rxing::multi::{GenericMultipleBarcodeReader, MultipleBarcodeReader};
+use rxing::{BarcodeFormat, BinaryBitmap, DecodeHints, Luma8LuminanceSource, MultiUseMultiFormatReader};
+use serde::Serialize;
+use std::collections::HashSet;
+
+/// Longest text kept from one code (a QR code holds at most 7,089 digits; PDF417 ~2,700
+/// characters): anything longer is cut and flagged.
+pub const MAX_TEXT: usize = 8_192;
+
+/// One decoded code.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Code {
+    /// `qr_code`, `micro_qr_code`, `data_matrix`, `aztec`, `pdf_417`, `ean_13`, `ean_8`,
+    /// `upc_a`, `upc_e`, `code_128`, `code_39`, `code_93`, `itf`, `codabar`, ...
+    pub format: String,
+    /// The decoded text (its declared character set applied).
+    pub text: String,
+    /// The raw data codewords where the format has them (QR, Data Matrix, Aztec, PDF417);
+    /// empty for 1D codes.
+    pub bytes: Vec<u8>,
+    /// The decoder's points in image coordinates (finder pattern centres of a QR code, the
+    /// ends of the scan line of a 1D code).
+    pub points: Vec<Point>,
+    /// An estimated outline (tl, tr, br, bl) around the code, for drawing.
+    pub corners: [Point; 4],
+    /// Which image of the scene it was read in: "frame" or "page".
+    pub source: &'static str,
+}
+
+/// Which decoders run and how hard they try.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CodeOptions {
+    /// Rotated and more densely sampled 1D scans, and the "pure" fallback: slower, finds more.
+    pub try_harder: bool,
+    /// Also look for further codes in the regions around each found one.
+    pub multiple: bool,
+}
+
+impl Default for CodeOptions {
+    fn default() -> CodeOptions {
+        CodeOptions { try_harder: true, multiple: true }
+    }
+}
+
+/// The formats the scanner reads (the list; MaxiCode, RSS and Telepen are left out:
+/// they are not document codes and every extra reader costs time on every frame).
+pub fn formats() -> HashSet<BarcodeFormat> {
+    use BarcodeFormat::*;
+    [
+        QR_CODE,
+        MICRO_QR_CODE,
+        DATA_MATRIX,
+        AZTEC,
+        PDF_417,
+        EAN_13,
+        EAN_8,
+        UPC_A,
+        UPC_E,
+        CODE_128,
+        CODE_39,
+        CODE_93,
+        ITF,
+        CODABAR,
+    ]
+    .into_iter()
+    .collect()
+}
+
+/// The snake_case name of a format.
+pub fn format_name(f: &BarcodeFormat) -> String {
+    use BarcodeFormat::*;
+    match f {
+        QR_CODE => "qr_code",
+        MICRO_QR_CODE => "micro_qr_code",
+        RECTANGULAR_MICRO_QR_CODE => "rmqr_code",
+        DATA_MATRIX => "data_matrix",
+        AZTEC => "aztec",
+        PDF_417 => "pdf_417",
+        EAN_13 => "ean_13",
+        EAN_8 => "ean_8",
+        UPC_A => "upc_a",
+        UPC_E => "upc_e",
+        CODE_128 => "code_128",
+        CODE_39 => "code_39",
+        CODE_93 => "code_93",
+        ITF => "itf",
+        CODABAR => "codabar",
+        other => return format!("{other:?}").to_lowercase(),
+    }
+    .to_string()
+}
+
+fn is_2d(format: &str) -> bool {
+    matches!(format, "qr_code" | "micro_qr_code" | "rmqr_code" | "data_matrix" | "aztec" | "pdf_417")
+}
+
+/// An outline around the decoder's points: for 2D codes the smallest rotated rectangle around
+/// them, grown by the margin between finder centres and the code's edge; for 1D codes (two
+/// points on one scan line) a band of a third of the code's length around that line.
+fn outline(format: &str, points: &[Point]) -> [Point; 4] {
+    let Some(rect) = min_area_rect(points) else {
+        return [[0.0; 2]; 4];
+    };
+    if is_2d(format) && convex_hull(points).len() >= 3 {
+        // QR finder centres sit 3.5 modules in from the edges; a version-2 code is 25 modules
+        // wide, so the centres span 18: grow by 3.5/18 of the side on each side.
+        let grow = rect.width.max(rect.height) * 3.5 / 18.0;
+        return crate::scan::geometry::order_corners(rect.grown(grow).corners());
+    }
+    let len = rect.width.max(rect.height);
+    let band = crate::scan::geometry::RotatedRect {
+        height: if rect.width >= rect.height { len / 3.0 } else { rect.height },
+        width: if rect.width >= rect.height { rect.width } else { len / 3.0 },
+        ..rect
+    };
+    crate::scan::geometry::order_corners(band.corners())
+}
+
+fn truncate(mut s: String) -> String {
+    if s.len() > MAX_TEXT {
+        let mut cut = MAX_TEXT;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+/// Decodes every code rxing finds in a luma image. No code is not an error (empty list).
+pub fn decode(img: &Luma, options: &CodeOptions, source: &'static str) -> Result<Vec<Code>> {
+    if img.width < 8 || img.height < 8 {
+        return Ok(Vec::new());
+    }
+    let hints = DecodeHints {
+        PossibleFormats: Some(formats()),
+        TryHarder: Some(options.try_harder),
+        AlsoInverted: Some(options.try_harder),
+        ..DecodeHints::default()
+    };
+    let run = || -> Vec<rxing::RXingResult> {
+        let source = match Luma8LuminanceSource::new(img.data.clone(), img.width as u32, img.height as u32) {
+            Ok(s) => s,
+            Err(_) => return Vec::new(),
+        };
+        let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
+        if options.multiple {
+            let mut reader = GenericMultipleBarcodeReader::new(MultiUseMultiFormatReader::default());
+            reader.decode_multiple_with_hints(&mut bitmap, &hints).unwrap_or_default()
+        } else {
+            use rxing::Reader;
+            let mut reader = MultiUseMultiFormatReader::default();
+            reader.decode_with_hints(&mut bitmap, &hints).map(|r| vec![r]).unwrap_or_default()
+        }
+    };
+    let results = catch_decoder_panic(run)?;
+    let mut codes = Vec::new();
+    for r in results {
+        let format = format_name(r.getBarcodeFormat());
+        let points: Vec<Point> = r
+            .getPoints()
+            .iter()
+            .map(|p| [f64::from(p.x), f64::from(p.y)])
+            .filter(|p| p[0].is_finite() && p[1].is_finite())
+            .collect();
+        if !is_2d(&format) && !bars_extend_across(img, &points) {
+            continue;
+        }
+        let corners = outline(&format, &points);
+        let bytes = if is_2d(&format) { r.getRawBytes().to_vec() } else { Vec::new() };
+        codes.push(Code { text: truncate(r.getText().to_string()), bytes, points, corners, format, source });
+    }
+    Ok(dedupe(codes))
+}
+
+/// Whether the bars under a 1D code's scan line are tall: the grey profile along parallel
+/// lines, binarised like the scan line's, keeps agreeing with it on three quarters of its
+/// samples over at least a tenth of the code's length (both directions together). The 1D
+/// readers accept one lucky row, so page edges, stripes and rows of text read across at an
+/// angle can pass for a short code (UPC-E, EAN-8); printed bars are taller than that.
+fn bars_extend_across(img: &Luma, points: &[Point]) -> bool {
+    let (Some(a), Some(b)) = (points.first(), points.last()) else { return false };
+    let len = (b[0] - a[0]).hypot(b[1] - a[1]);
+    if len < 8.0 {
+        return false;
+    }
+    let (ux, uy) = ((b[0] - a[0]) / len, (b[1] - a[1]) / len);
+    let (nx, ny) = (-uy, ux);
+    let n = len.round() as usize;
+    let profile = |o: f64| -> Option<Vec<u8>> {
+        (0..n)
+            .map(|k| {
+                let t = k as f64 + 0.5;
+                let (x, y) = (a[0] + ux * t + nx * o, a[1] + uy * t + ny * o);
+                (x >= 0.0 && y >= 0.0 && (x as usize) < img.width && (y as usize) < img.height)
+                    .then(|| img.at(x as usize, y as usize))
+            })
+            .collect()
+    };
+    let Some(centre) = profile(0.0) else { return false };
+    let (lo, hi) = (centre.iter().min().copied().unwrap_or(0), centre.iter().max().copied().unwrap_or(0));
+    let t = (u16::from(lo) + u16::from(hi)) / 2;
+    let bits = |p: &[u8]| p.iter().map(|&v| u16::from(v) > t).collect::<Vec<bool>>();
+    let c = bits(&centre);
+    let agrees = |o: f64| match profile(o) {
+        Some(p) => bits(&p).iter().zip(&c).filter(|(x, y)| x == y).count() as f64 >= 0.75 * n as f64,
+        None => false,
+    };
+    let step = (0.02 * len).max(1.0);
+    let need = 0.1 * len;
+    let mut extent = 0.0;
+    for dir in [1.0, -1.0] {
+        let mut o = step;
+        while o <= 0.5 * len && agrees(dir * o) {
+            extent += step;
+            o += step;
+        }
+    }
+    extent >= need
+}
+
+/// Natively a panic inside the decoder (untrusted pixels reach a large ported code base)
+/// becomes an error; in wasm, where panics abort, it cannot be caught.
+fn catch_decoder_panic<T>(f: impl FnOnce() -> T) -> Result<T> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+            .map_err(|_| Error::Model("the barcode decoder failed on this image (internal panic)".into()))
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        Ok(f())
+    }
+}
+
+/// Keeps the first of each (format, text).
+pub fn dedupe(codes: Vec<Code>) -> Vec<Code> {
+    let mut seen = HashSet::new();
+    codes.into_iter().filter(|c| seen.insert((c.format.clone(), c.text.clone()))).collect()
+}
+
+/// Maps a code found in another image of the scene (the rectified page) into frame
+/// coordinates with `to_frame`.
+pub fn map_points(code: &mut Code, to_frame: impl Fn(Point) -> Point) {
+    for p in code.points.iter_mut() {
+        *p = to_frame(*p);
+    }
+    for p in code.corners.iter_mut() {
+        *p = to_frame(*p);
+    }
+}
+
+#[cfg(test)]
+mod tests;

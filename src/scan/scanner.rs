@@ -1,0 +1,396 @@
+//! The whole per-frame pipeline, used identically by the CLI and the browser:
+//! page quadrilateral → perspective warp → document type → codes (frame and page) → OCR of
+//! the page (or of the frame when there is no page) → form fields, with per-stage timings.
+//! [`ScanSession`] is the video mode: a fast per-frame preview (page and codes), the
+//! steadiness of the page for auto-capture, and results smoothed across frames.
+
+use crate::error::Result;
+use crate::scan::clock::now_ms;
+use crate::scan::codes::{self, Code, CodeOptions};
+use crate::scan::doctype::{Classifier, DocType};
+use crate::scan::forms::{self, Field};
+use crate::scan::geometry::{project, quad_size, rect_to_quad, Point};
+use crate::scan::image::RgbImage;
+use crate::scan::luma::Luma;
+use crate::scan::ocr::{Line, Ocr};
+use crate::scan::page::{find_page, PageOptions, PageQuad};
+use crate::scan::warp::perspective_warp;
+use serde::Serialize;
+use std::collections::VecDeque;
+
+/// Longest side of the rectified page (a phone photo of an A4 page seldom has more detail).
+pub const MAX_PAGE_SIDE: usize = 2200;
+
+/// Pipeline settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScanOptions {
+    pub page: PageOptions,
+    pub codes: CodeOptions,
+    /// Read codes on the rectified page too (a straightened, larger view helps small or
+    /// skewed 1D codes).
+    pub codes_on_page: bool,
+    /// Run the document-type classifier in the preview too (a few ms with the compressed
+    /// MobileNetV2), so video mode can smooth the type across frames.
+    pub classify_in_preview: bool,
+}
+
+impl Default for ScanOptions {
+    fn default() -> ScanOptions {
+        ScanOptions {
+            page: PageOptions::default(),
+            codes: CodeOptions::default(),
+            codes_on_page: true,
+            classify_in_preview: true,
+        }
+    }
+}
+
+/// Milliseconds per stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct ScanTimings {
+    pub page: f64,
+    pub rectify: f64,
+    pub classify: f64,
+    pub codes: f64,
+    pub ocr_det: f64,
+    pub ocr_cls: f64,
+    pub ocr_rec: f64,
+    pub forms: f64,
+    pub total: f64,
+}
+
+/// The page found in the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PageResult {
+    /// Corners in the frame: tl, tr, br, bl.
+    pub corners: [Point; 4],
+    pub support: f64,
+    pub area_fraction: f64,
+    /// Size of the rectified page.
+    pub width: usize,
+    pub height: usize,
+}
+
+/// Everything found in one frame.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScanResult {
+    pub width: usize,
+    pub height: usize,
+    /// "text", "form", "barcode", "qr" or "none"; "unknown" without a classifier.
+    #[serde(rename = "type")]
+    pub doc_type: String,
+    pub type_confidence: f32,
+    pub type_probabilities: Option<[f32; 5]>,
+    pub page: Option<PageResult>,
+    pub codes: Vec<Code>,
+    /// The text, in reading order ("" when nothing was read).
+    pub text: String,
+    /// OCR lines, in the coordinates of the image read (the rectified page when there is one).
+    pub lines: Vec<Line>,
+    pub fields: Vec<Field>,
+    pub timings_ms: ScanTimings,
+}
+
+/// The fast per-frame answer of the live preview.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Preview {
+    pub width: usize,
+    pub height: usize,
+    pub page: Option<PageQuad>,
+    /// The document type, when the classifier is loaded and `classify_in_preview` is set.
+    pub doc_type: Option<DocType>,
+    pub codes: Vec<Code>,
+    pub timings_ms: ScanTimings,
+}
+
+pub struct Scanner {
+    ocr: Option<Ocr>,
+    classifier: Option<Classifier>,
+    pub options: ScanOptions,
+    rectified: Option<RgbImage>,
+}
+
+impl Scanner {
+    /// A scanner with the models given (each optional: without OCR no text or fields, without
+    /// the classifier the type is "unknown").
+    pub fn new(ocr: Option<Ocr>, classifier: Option<Classifier>) -> Scanner {
+        Scanner { ocr, classifier, options: ScanOptions::default(), rectified: None }
+    }
+
+    pub fn ocr_mut(&mut self) -> Option<&mut Ocr> {
+        self.ocr.as_mut()
+    }
+
+    /// The rectified page of the last [`Scanner::scan`] (None when no page was found).
+    pub fn rectified(&self) -> Option<&RgbImage> {
+        self.rectified.as_ref()
+    }
+
+    /// Page and codes only: what a live preview needs on every frame.
+    pub fn preview(&mut self, frame: &RgbImage) -> Result<Preview> {
+        let t0 = now_ms();
+        let luma = Luma::from_rgb(frame);
+        let page = find_page(&luma, &self.options.page);
+        let t1 = now_ms();
+        let codes = codes::decode(&luma, &self.options.codes, "frame")?;
+        let t2 = now_ms();
+        let doc_type = match self.classifier.as_mut() {
+            Some(c) if self.options.classify_in_preview => Some(c.classify(frame)?),
+            _ => None,
+        };
+        let t3 = now_ms();
+        let timings_ms = ScanTimings {
+            page: t1 - t0,
+            codes: t2 - t1,
+            classify: t3 - t2,
+            total: t3 - t0,
+            ..Default::default()
+        };
+        Ok(Preview { width: frame.width, height: frame.height, page, doc_type, codes, timings_ms })
+    }
+
+    /// The full pipeline on one frame.
+    pub fn scan(&mut self, frame: &RgbImage) -> Result<ScanResult> {
+        self.scan_with_page(frame, None)
+    }
+
+    /// The full pipeline, with the page already found (by a preview) or searched for.
+    pub fn scan_with_page(
+        &mut self,
+        frame: &RgbImage,
+        known: Option<Option<PageQuad>>,
+    ) -> Result<ScanResult> {
+        let mut t = ScanTimings::default();
+        let t0 = now_ms();
+        let luma = Luma::from_rgb(frame);
+        let page = known.unwrap_or_else(|| find_page(&luma, &self.options.page));
+        let t1 = now_ms();
+        t.page = t1 - t0;
+        self.rectified = None;
+        let mut page_result = None;
+        let mut to_frame = None;
+        if let Some(p) = page {
+            let (qw, qh) = quad_size(&p.corners);
+            let s = (MAX_PAGE_SIDE as f64 / qw.max(qh)).min(1.0);
+            let (w, h) = (((qw * s).round() as usize).max(1), ((qh * s).round() as usize).max(1));
+            self.rectified = Some(perspective_warp(frame, &p.corners, w, h)?);
+            to_frame = rect_to_quad(w as f64, h as f64, &p.corners);
+            page_result = Some(PageResult {
+                corners: p.corners,
+                support: p.support,
+                area_fraction: p.area_fraction,
+                width: w,
+                height: h,
+            });
+        }
+        let t2 = now_ms();
+        t.rectify = t2 - t1;
+        let doc_type = match self.classifier.as_mut() {
+            Some(c) => Some(c.classify(frame)?),
+            None => None,
+        };
+        let t3 = now_ms();
+        t.classify = t3 - t2;
+        let mut found = codes::decode(&luma, &self.options.codes, "frame")?;
+        if self.options.codes_on_page {
+            if let (Some(img), Some(m)) = (self.rectified.as_ref(), to_frame) {
+                for mut c in codes::decode(&Luma::from_rgb(img), &self.options.codes, "page")? {
+                    codes::map_points(&mut c, |p| project(&m, p));
+                    found.push(c);
+                }
+            }
+        }
+        let found = codes::dedupe(found);
+        let t4 = now_ms();
+        t.codes = t4 - t3;
+        let label = doc_type.as_ref().map_or("unknown", |d| d.label);
+        // OCR for documents: a frame classified as "none" gets no text (nothing invented), and a
+        // lone barcode or QR code without a page is its codes.
+        let read = match label {
+            "none" => false,
+            "barcode" | "qr" => page_result.is_some(),
+            _ => true,
+        };
+        let (mut text, mut lines, mut fields) = (String::new(), Vec::new(), Vec::new());
+        if read {
+            if let Some(ocr) = self.ocr.as_mut() {
+                let img = self.rectified.as_ref().unwrap_or(frame);
+                let read = ocr.scan(img)?;
+                t.ocr_det = read.timings_ms.det;
+                t.ocr_cls = read.timings_ms.cls;
+                t.ocr_rec = read.timings_ms.rec;
+                let t5 = now_ms();
+                fields = forms::extract(&read.lines, &Luma::from_rgb(img));
+                t.forms = now_ms() - t5;
+                text = read.text;
+                lines = read.lines;
+            }
+        }
+        t.total = now_ms() - t0;
+        Ok(ScanResult {
+            width: frame.width,
+            height: frame.height,
+            doc_type: label.to_string(),
+            type_confidence: doc_type.as_ref().map_or(0.0, |d| d.confidence),
+            type_probabilities: doc_type.map(|d| d.probabilities),
+            page: page_result,
+            codes: found,
+            text,
+            lines,
+            fields,
+            timings_ms: t,
+        })
+    }
+}
+
+/// Video-mode settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SessionOptions {
+    /// Frames the page must hold still before it is "steady".
+    pub steady_frames: usize,
+    /// Largest corner movement between frames that counts as still, as a fraction of the
+    /// frame diagonal.
+    pub steady_motion: f64,
+    /// Frames a code stays listed after it was last read.
+    pub code_memory: usize,
+    /// Frames the document type is averaged over.
+    pub type_frames: usize,
+}
+
+impl Default for SessionOptions {
+    fn default() -> SessionOptions {
+        SessionOptions { steady_frames: 5, steady_motion: 0.01, code_memory: 15, type_frames: 8 }
+    }
+}
+
+/// One frame's answer in video mode.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionFrame {
+    pub frame: u64,
+    pub page: Option<PageQuad>,
+    /// The page has held still long enough to capture.
+    pub steady: bool,
+    /// Consecutive frames the page has held still.
+    pub still_frames: usize,
+    /// Codes read in this frame or recently (deduplicated), each with how many frames read it.
+    pub codes: Vec<SeenCode>,
+    /// The document type averaged over the last frames.
+    pub doc_type: Option<DocType>,
+    pub timings_ms: ScanTimings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeenCode {
+    #[serde(flatten)]
+    pub code: Code,
+    pub frames: u32,
+    pub last_frame: u64,
+}
+
+/// The stateful video mode.
+pub struct ScanSession {
+    pub scanner: Scanner,
+    pub options: SessionOptions,
+    frame: u64,
+    last_quad: Option<[Point; 4]>,
+    still: usize,
+    codes: Vec<SeenCode>,
+    types: VecDeque<[f32; 5]>,
+}
+
+impl ScanSession {
+    pub fn new(scanner: Scanner) -> ScanSession {
+        ScanSession {
+            scanner,
+            options: SessionOptions::default(),
+            frame: 0,
+            last_quad: None,
+            still: 0,
+            codes: Vec::new(),
+            types: VecDeque::new(),
+        }
+    }
+
+    /// The live preview of the next frame.
+    pub fn push(&mut self, frame: &RgbImage) -> Result<SessionFrame> {
+        let p = self.scanner.preview(frame)?;
+        self.frame += 1;
+        let diag = (frame.width as f64).hypot(frame.height as f64);
+        match (p.page, self.last_quad) {
+            (Some(q), Some(last)) => {
+                let moved = q
+                    .corners
+                    .iter()
+                    .zip(&last)
+                    .map(|(a, b)| (a[0] - b[0]).hypot(a[1] - b[1]))
+                    .fold(0.0, f64::max);
+                self.still = if moved <= self.options.steady_motion * diag { self.still + 1 } else { 0 };
+            }
+            _ => self.still = 0,
+        }
+        self.last_quad = p.page.map(|q| q.corners);
+        for c in p.codes {
+            match self.codes.iter_mut().find(|s| s.code.format == c.format && s.code.text == c.text) {
+                Some(s) => {
+                    s.code = c;
+                    s.frames += 1;
+                    s.last_frame = self.frame;
+                }
+                None => self.codes.push(SeenCode { code: c, frames: 1, last_frame: self.frame }),
+            }
+        }
+        if let Some(d) = &p.doc_type {
+            self.types.push_back(d.probabilities);
+            if self.types.len() > self.options.type_frames.max(1) {
+                self.types.pop_front();
+            }
+        }
+        let keep = self.options.code_memory as u64;
+        let now = self.frame;
+        self.codes.retain(|s| now - s.last_frame < keep);
+        Ok(SessionFrame {
+            frame: self.frame,
+            page: p.page,
+            steady: p.page.is_some() && self.still + 1 >= self.options.steady_frames,
+            still_frames: if p.page.is_some() { self.still + 1 } else { 0 },
+            codes: self.codes.clone(),
+            doc_type: self.smoothed_type(),
+            timings_ms: p.timings_ms,
+        })
+    }
+
+    fn smoothed_type(&self) -> Option<DocType> {
+        let n = self.types.len();
+        (n > 0).then(|| {
+            DocType::from_probabilities(std::array::from_fn(|i| {
+                self.types.iter().map(|t| t[i]).sum::<f32>() / n as f32
+            }))
+        })
+    }
+
+    /// The full scan of a frame (the captured one): its own document type averaged with the
+    /// recent frames', and the codes read in recent frames added.
+    pub fn capture(&mut self, frame: &RgbImage) -> Result<ScanResult> {
+        let mut r = self.scanner.scan(frame)?;
+        if let Some(p) = r.type_probabilities {
+            self.types.push_back(p);
+            if self.types.len() > self.options.type_frames.max(1) {
+                self.types.pop_front();
+            }
+            if let Some(d) = self.smoothed_type() {
+                r.doc_type = d.label.to_string();
+                r.type_confidence = d.confidence;
+                r.type_probabilities = Some(d.probabilities);
+            }
+        }
+        for s in &self.codes {
+            if !r.codes.iter().any(|c| c.format == s.code.format && c.text == s.code.text) {
+                r.codes.push(s.code.clone());
+            }
+        }
+        Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests;

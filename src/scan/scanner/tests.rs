@@ -1,0 +1,84 @@
+use super::*;
+use crate::scan::test_scenes::{background, code_image, paste, text_page};
+use rxing::BarcodeFormat;
+
+/// A 640×480 frame with a page (corners `quad`) carrying a QR code.
+fn frame_with_page(quad: &[Point; 4]) -> RgbImage {
+    let mut page = text_page(420, 594, 4);
+    let qr = code_image(BarcodeFormat::QR_CODE, "slimscan page 1", 0, 0);
+    let at = [[240.0, 420.0], [400.0, 420.0], [400.0, 580.0], [240.0, 580.0]];
+    paste(&mut page, &qr, &at);
+    let mut frame = background(640, 480, 8);
+    paste(&mut frame, &page, quad);
+    frame
+}
+
+const QUAD: [Point; 4] = [[160.0, 20.0], [470.0, 30.0], [480.0, 460.0], [150.0, 450.0]];
+
+#[test]
+fn scan_finds_the_page_rectifies_it_and_reads_its_code() {
+    let classifier = Classifier::load(
+        &std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/models/classifier/mobilenet_v2_dc.slim"))
+            .unwrap(),
+    )
+    .unwrap();
+    let mut s = Scanner::new(None, Some(classifier));
+    let r = s.scan(&frame_with_page(&QUAD)).unwrap();
+    let page = r.page.expect("a page");
+    for (a, b) in page.corners.iter().zip(&QUAD) {
+        assert!((a[0] - b[0]).hypot(a[1] - b[1]) < 4.0, "{:?}", page.corners);
+    }
+    // The rectified page keeps the page's proportions (about 310 × 430).
+    let img = s.rectified().unwrap();
+    assert_eq!((img.width, img.height), (page.width, page.height));
+    let (qw, qh) = quad_size(&QUAD);
+    assert!(
+        (img.width as f64 - qw).abs() < 6.0 && (img.height as f64 - qh).abs() < 6.0,
+        "{}x{}",
+        img.width,
+        img.height
+    );
+    assert_eq!(r.codes.iter().map(|c| c.text.as_str()).collect::<Vec<_>>(), ["slimscan page 1"]);
+    assert!(CLASSES_OK.contains(&r.doc_type.as_str()));
+    assert!(r.type_probabilities.is_some() && r.timings_ms.total >= r.timings_ms.page);
+    // Without OCR models there is no text and there are no fields.
+    assert!(r.text.is_empty() && r.fields.is_empty());
+    let json = serde_json::to_value(&r).unwrap();
+    assert!(
+        json["type"].is_string()
+            && json["page"]["corners"].is_array()
+            && json["codes"][0]["format"] == "qr_code"
+    );
+}
+
+const CLASSES_OK: [&str; 5] = crate::scan::doctype::CLASSES;
+
+#[test]
+fn session_reports_a_steady_page_and_remembers_codes() {
+    let mut session = ScanSession::new(Scanner::new(None, None));
+    let still = frame_with_page(&QUAD);
+    let mut steady_at = None;
+    for i in 1..=6 {
+        let f = session.push(&still).unwrap();
+        assert!(f.page.is_some());
+        assert_eq!(f.codes.len(), 1, "{:?}", f.codes);
+        if f.steady && steady_at.is_none() {
+            steady_at = Some(i);
+        }
+    }
+    assert_eq!(steady_at, Some(5));
+    // The page moves: not steady any more.
+    let moved = frame_with_page(&QUAD.map(|p| [p[0] + 40.0, p[1]]));
+    let f = session.push(&moved).unwrap();
+    assert!(!f.steady && f.still_frames == 1);
+    // A frame without a page or code: the code is still listed (recent), the page is gone.
+    let empty = background(640, 480, 8);
+    let f = session.push(&empty).unwrap();
+    assert!(f.page.is_none() && !f.steady);
+    assert_eq!(f.codes.len(), 1);
+    assert_eq!(f.codes[0].frames, 7);
+    for _ in 0..session.options.code_memory {
+        session.push(&empty).unwrap();
+    }
+    assert!(session.push(&empty).unwrap().codes.is_empty());
+}
