@@ -137,6 +137,96 @@ impl Ocr {
     }
 }
 
+/// The whole scan pipeline (page, document type, codes, OCR, form fields) with a video mode:
+/// `push` for every preview frame (page, steadiness, codes), `capture` for the full scan.
+/// Every model is optional: without OCR there is no text, without the classifier the type
+/// is "unknown". Results are JSON text.
+#[cfg(feature = "scan")]
+#[wasm_bindgen]
+pub struct Scanner {
+    session: crate::scan::scanner::ScanSession,
+}
+
+#[cfg(feature = "scan")]
+#[wasm_bindgen]
+impl Scanner {
+    /// Loads the models from their bytes (each may be omitted). Throws an `Error` naming the
+    /// model that is wrong.
+    pub fn load(
+        det: Option<Vec<u8>>,
+        rec: Option<Vec<u8>>,
+        cls: Option<Vec<u8>>,
+        classifier: Option<Vec<u8>>,
+    ) -> Result<Scanner, JsError> {
+        let ocr = match (det, rec) {
+            (Some(d), Some(r)) => Some(crate::scan::ocr::Ocr::load(&d, &r, cls.as_deref())?),
+            (None, None) => None,
+            _ => return Err(JsError::new("OCR needs both the detector and the recogniser")),
+        };
+        let classifier = classifier.map(|c| crate::scan::doctype::Classifier::load(&c)).transpose()?;
+        let scanner = crate::scan::scanner::Scanner::new(ocr, classifier);
+        Ok(Scanner { session: crate::scan::scanner::ScanSession::new(scanner) })
+    }
+
+    /// One live-preview frame (RGBA pixels): JSON `{frame, page: {corners, support,
+    /// area_fraction} | null, steady, still_frames, codes: [{format, text, bytes, points,
+    /// corners, source, frames, last_frame}], doc_type, timings_ms}`.
+    pub fn push(&mut self, width: usize, height: usize, rgba: &[u8]) -> Result<String, JsError> {
+        let img = crate::scan::image::RgbImage::from_rgba(width, height, rgba)?;
+        Ok(serde_json::to_string(&self.session.push(&img)?)?)
+    }
+
+    /// Page detection and codes only, without the session's memory (benchmarks, one-off
+    /// frames): JSON `{width, height, page, doc_type, codes, timings_ms}`.
+    pub fn preview(&mut self, width: usize, height: usize, rgba: &[u8]) -> Result<String, JsError> {
+        let img = crate::scan::image::RgbImage::from_rgba(width, height, rgba)?;
+        Ok(serde_json::to_string(&self.session.scanner.preview(&img)?)?)
+    }
+
+    /// The full scan of RGBA pixels: JSON `{width, height, type, type_confidence,
+    /// type_probabilities, page, codes, text, lines, fields, timings_ms}`.
+    pub fn capture(&mut self, width: usize, height: usize, rgba: &[u8]) -> Result<String, JsError> {
+        let img = crate::scan::image::RgbImage::from_rgba(width, height, rgba)?;
+        Ok(serde_json::to_string(&self.session.capture(&img)?)?)
+    }
+
+    /// The full scan of a PNG/JPEG file (no session smoothing).
+    #[wasm_bindgen(js_name = scanImage)]
+    pub fn scan_image(&mut self, bytes: &[u8]) -> Result<String, JsError> {
+        let (img, decode_ms) = decode_timed(bytes)?;
+        Ok(with_decode_ms(serde_json::to_value(self.session.scanner.scan(&img)?)?, decode_ms))
+    }
+
+    /// Preview (page and codes) of a PNG/JPEG file.
+    #[wasm_bindgen(js_name = previewImage)]
+    pub fn preview_image(&mut self, bytes: &[u8]) -> Result<String, JsError> {
+        let (img, decode_ms) = decode_timed(bytes)?;
+        Ok(with_decode_ms(serde_json::to_value(self.session.scanner.preview(&img)?)?, decode_ms))
+    }
+
+    /// Width of the rectified page of the last full scan (0 when none).
+    #[wasm_bindgen(js_name = pageWidth)]
+    pub fn page_width(&self) -> usize {
+        self.session.scanner.rectified().map_or(0, |p| p.width)
+    }
+
+    /// Height of the rectified page of the last full scan (0 when none).
+    #[wasm_bindgen(js_name = pageHeight)]
+    pub fn page_height(&self) -> usize {
+        self.session.scanner.rectified().map_or(0, |p| p.height)
+    }
+
+    /// The rectified page of the last full scan as RGBA pixels (empty when none).
+    #[wasm_bindgen(js_name = pageRgba)]
+    pub fn page_rgba(&self) -> Vec<u8> {
+        self.session
+            .scanner
+            .rectified()
+            .map(|p| p.data.chunks_exact(3).flat_map(|c| [c[0], c[1], c[2], 255]).collect())
+            .unwrap_or_default()
+    }
+}
+
 /// Parses a `.slim` file and returns its metadata and size report as JSON text. Throws an
 /// `Error` whose message says what is wrong with a malformed file.
 #[wasm_bindgen(js_name = inspectSlim)]

@@ -3,7 +3,7 @@
 //! estimated outline; results from several images of one scene (the frame, the rectified page)
 //! are merged without duplicates.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::scan::geometry::{convex_hull, min_area_rect, Point};
 use crate::scan::luma::Luma;
 use rxing::common::HybridBinarizer;
@@ -234,8 +234,9 @@ fn bars_extend_across(img: &Luma, points: &[Point]) -> bool {
 fn catch_decoder_panic<T>(f: impl FnOnce() -> T) -> Result<T> {
     #[cfg(not(target_arch = "wasm32"))]
     {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-            .map_err(|_| Error::Model("the barcode decoder failed on this image (internal panic)".into()))
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|_| {
+            crate::error::Error::Model("the barcode decoder failed on this image (internal panic)".into())
+        })
     }
     #[cfg(target_arch = "wasm32")]
     {

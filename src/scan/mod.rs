@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod codes;
 pub mod doctype;
+pub mod eval;
 pub mod forms;
 pub mod geometry;
 pub mod image;

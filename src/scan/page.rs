@@ -323,6 +323,46 @@ fn score(g: &Gradients, q: [Point; 4], t: f32, o: &PageOptions) -> Option<Candid
     Some(Candidate { quad: q, score: backed * mean, support: mean })
 }
 
+/// The `p`-th percentile of grey values.
+fn percentile(v: &[u8], p: usize) -> u8 {
+    let mut hist = [0usize; 256];
+    for &x in v {
+        hist[x as usize] += 1;
+    }
+    let target = v.len() * p / 100;
+    let mut acc = 0;
+    for (i, &c) in hist.iter().enumerate() {
+        acc += c;
+        if acc > target {
+            return i as u8;
+        }
+    }
+    255
+}
+
+/// Mean grey level inside a quadrilateral, from a 16 × 16 grid of points mapped into it (the
+/// outer sixth of each side left out: borders, shadows and fingers).
+fn mean_inside(img: &Luma, q: &[Point; 4]) -> f64 {
+    let Some(m) = crate::scan::geometry::rect_to_quad(1.0, 1.0, q) else { return 0.0 };
+    let (mut sum, mut n) = (0.0, 0usize);
+    for i in 0..16 {
+        for j in 0..16 {
+            let u = 1.0 / 6.0 + (2.0 / 3.0) * (i as f64 + 0.5) / 16.0;
+            let v = 1.0 / 6.0 + (2.0 / 3.0) * (j as f64 + 0.5) / 16.0;
+            let p = crate::scan::geometry::project(&m, [u, v]);
+            if p[0] >= 0.0 && p[1] >= 0.0 && (p[0] as usize) < img.width && (p[1] as usize) < img.height {
+                sum += f64::from(img.at(p[0] as usize, p[1] as usize));
+                n += 1;
+            }
+        }
+    }
+    if n == 0 {
+        0.0
+    } else {
+        sum / n as f64
+    }
+}
+
 /// Otsu's threshold of a grey image.
 fn otsu(img: &Luma) -> u8 {
     let mut hist = [0u64; 256];
@@ -489,6 +529,13 @@ pub fn find_page(frame: &Luma, o: &PageOptions) -> Option<PageQuad> {
     for q in region_quads(&small) {
         cands.extend(score(&g, q, t, o));
     }
+    // Paper is light: the page's interior must not be dark against the frame's highlights
+    // (a dark book, a phone or a screen-off tablet has four good edges too).
+    let bright = percentile(&small.data, 95).max(1);
+    cands.retain(|c| {
+        let inside = mean_inside(&small, &c.quad);
+        inside >= 70.0 && inside >= 0.55 * f64::from(bright)
+    });
     let best = cands.into_iter().max_by(|a, b| a.score.total_cmp(&b.score))?;
     let scale = f as f64;
     let corners = best.quad.map(|p| [(p[0] + 0.5) * scale - 0.5, (p[1] + 0.5) * scale - 0.5]);

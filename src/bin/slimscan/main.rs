@@ -9,6 +9,7 @@
 //! - `slimscan serve [--port 8080] [--www www] [--pkg pkg]`: serves the web app locally.
 
 mod compress;
+mod eval_scan;
 mod inspect;
 mod run;
 mod scan;
@@ -45,7 +46,7 @@ enum Command {
     Run(run::RunArgs),
     /// Time a model natively: load, one warm-up run, then the median of --runs runs.
     Bench(run::BenchArgs),
-    /// Read the text in an image (PNG/JPEG): detection, direction, recognition, reading order.
+    /// Scan a photo (PNG/JPEG): page, document type, barcodes and QR codes, text, form fields.
     Scan(scan::ScanArgs),
     /// Measure accuracy and speed on a labelled set.
     #[command(subcommand)]
@@ -71,6 +72,8 @@ enum Command {
 enum Eval {
     /// OCR: character accuracy (1 − CER), word accuracy and lines/s over manifest.tsv sets.
     Ocr(scan::EvalOcrArgs),
+    /// The scan pipeline on a scene set: type, page, text, codes and form fields per type.
+    Scan(eval_scan::EvalScanArgs),
 }
 
 /// `slimscan inspect m.slim | head` should stop quietly when `head` exits, as Unix tools do,
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => run::bench(args),
         Command::Scan(args) => scan::scan(args),
         Command::Eval(Eval::Ocr(args)) => scan::eval_ocr(args),
+        Command::Eval(Eval::Scan(args)) => eval_scan::eval_scan(args),
         Command::Serve { port, bind, www, pkg, isolate } => {
             serve::run(&serve::Options { port, bind, www, pkg, isolate })
         }

@@ -1,13 +1,16 @@
-//! `slimscan scan IMAGE` (read the text of a page or photo) and `slimscan eval ocr --set DIR`
-//! (character and word accuracy over a labelled set), with the compressed models or, with
-//! `--original`, the original ONNX ones, through the same pipeline.
+//! `slimscan scan IMAGE` (the whole scan pipeline on a photo: page, document type, codes,
+//! text, form fields) and `slimscan eval ocr --set DIR` (character and word accuracy over a
+//! labelled set), with the compressed models or, with `--original`, the original ONNX ones,
+//! through the same pipeline.
 
 use anyhow::{Context, Result};
 use clap::Args as ClapArgs;
+use slimscan::scan::doctype::Classifier;
 use slimscan::scan::image::RgbImage;
 use slimscan::scan::ocr::manifest;
 use slimscan::scan::ocr::metrics::Score;
 use slimscan::scan::ocr::Ocr;
+use slimscan::scan::scanner::Scanner;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -28,6 +31,10 @@ pub struct ModelArgs {
     /// text may be missed).
     #[arg(long, default_value_t = slimscan::scan::ocr::det::DetOptions::default().max_side)]
     det_max_side: usize,
+    /// The document-type classifier (default: MODELS/classifier/mobilenet_v2_dc.slim, or
+    /// mobilenet_v2_f32.onnx with --original).
+    #[arg(long)]
+    classifier: Option<PathBuf>,
 }
 
 const SLIM: [&str; 3] = ["ppocr_det.slim", "ppocr_rec.slim", "ppocr_cls.slim"];
@@ -51,6 +58,35 @@ impl ModelArgs {
         ocr.options.apply_json(&format!("{{\"det_max_side\": {}}}", self.det_max_side))?;
         Ok((ocr, bytes))
     }
+
+    /// The whole scanner (OCR and classifier); returns it with the models' total file size.
+    pub fn load_scanner(&self, with_ocr: bool) -> Result<(Scanner, u64)> {
+        let (ocr, ocr_bytes) = if with_ocr {
+            let (o, b) = self.load()?;
+            (Some(o), b)
+        } else {
+            (None, 0)
+        };
+        let path = self.classifier.clone().unwrap_or_else(|| {
+            self.models.join("classifier").join(if self.original {
+                "mobilenet_v2_f32.onnx"
+            } else {
+                "mobilenet_v2_dc.slim"
+            })
+        });
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("reading the classifier {}", path.display()))?;
+        let classifier = Classifier::load(&bytes).with_context(|| path.display().to_string())?;
+        Ok((Scanner::new(ocr, Some(classifier)), ocr_bytes + bytes.len() as u64))
+    }
+
+    pub fn kind(&self) -> &'static str {
+        if self.original {
+            "original"
+        } else {
+            "compressed"
+        }
+    }
 }
 
 #[derive(ClapArgs)]
@@ -59,12 +95,13 @@ pub struct ScanArgs {
     image: PathBuf,
     #[command(flatten)]
     models: ModelArgs,
-    /// Print JSON: lines with corners and confidences, text, timings.
+    /// Print JSON: type, page corners, codes, lines with corners and confidences, text, form
+    /// fields, timings per stage.
     #[arg(long)]
     json: bool,
 }
 
-fn read_image(path: &Path) -> Result<RgbImage> {
+pub fn read_image(path: &Path) -> Result<RgbImage> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     RgbImage::decode(&bytes).with_context(|| format!("{}", path.display()))
 }
@@ -75,34 +112,50 @@ pub fn scan(args: ScanArgs) -> Result<()> {
     let img = read_image(&args.image)?;
     let decode_ms = t.elapsed().as_secs_f64() * 1e3;
     let t = Instant::now();
-    let (mut ocr, _) = args.models.load()?;
+    let (mut scanner, _) = args.models.load_scanner(true)?;
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
-    let page = ocr.scan(&img)?;
+    let r = scanner.scan(&img)?;
     if args.json {
-        let mut v = serde_json::to_value(&page)?;
+        let mut v = serde_json::to_value(&r)?;
+        v["models"] = args.models.kind().into();
         v["timings_ms"]["decode"] = decode_ms.into();
         v["timings_ms"]["load"] = load_ms.into();
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
-    for l in &page.lines {
-        let c = l.corners;
-        println!(
-            "[{:>5.0},{:>5.0} {:>5.0},{:>5.0}] {:.3}  {}",
-            c[0][0], c[0][1], c[2][0], c[2][1], l.confidence, l.text
-        );
+    println!("type: {} ({:.0} %)", r.doc_type, 100.0 * r.type_confidence);
+    match &r.page {
+        Some(p) => {
+            let c: Vec<String> = p.corners.iter().map(|q| format!("({:.0}, {:.0})", q[0], q[1])).collect();
+            println!("page: {} → {}x{} px", c.join(" "), p.width, p.height);
+        }
+        None => println!("page: none found"),
     }
-    println!("\n{}\n", page.text);
-    let t = page.timings_ms;
+    for c in &r.codes {
+        println!("code: {} {:?}", c.format, c.text);
+    }
+    for f in &r.fields {
+        println!("field: {:?} = {:?} ({}, {:.2})", f.label, f.value, f.kind, f.confidence);
+    }
+    if !r.text.is_empty() {
+        println!("\n{}\n", r.text);
+    }
+    let t = r.timings_ms;
     println!(
-        "{} lines; {}x{} px; load {load_ms:.0} ms, decode {decode_ms:.0} ms, detect {:.0} ms, direction {:.0} ms, \
-         recognise {:.0} ms, total {:.0} ms",
-        page.lines.len(),
-        page.width,
-        page.height,
-        t.det,
-        t.cls,
-        t.rec,
+        "{} lines; {}x{} px; load {load_ms:.0} ms, decode {decode_ms:.0} ms, page {:.0} ms, rectify {:.0} ms, \
+         type {:.0} ms, codes {:.0} ms, text detect {:.0} ms, direction {:.0} ms, recognise {:.0} ms, forms {:.0} ms, \
+         total {:.0} ms",
+        r.lines.len(),
+        r.width,
+        r.height,
+        t.page,
+        t.rectify,
+        t.classify,
+        t.codes,
+        t.ocr_det,
+        t.ocr_cls,
+        t.ocr_rec,
+        t.forms,
         t.total
     );
     Ok(())

@@ -90,3 +90,11 @@ fn line_fit_and_intersection() {
     let p = intersect(&h, &v).unwrap();
     assert!((p[0] - 3.0).abs() < 1e-9 && (p[1] - 2.0).abs() < 1e-9);
 }
+
+#[test]
+fn a_dark_object_on_a_light_desk_is_not_a_page() {
+    let quad = [[200.0, 100.0], [420.0, 140.0], [400.0, 380.0], [180.0, 350.0]];
+    let mut frame = crate::scan::test_scenes::flat(640, 480, [200, 202, 198]);
+    paste(&mut frame, &crate::scan::test_scenes::flat(50, 50, [25, 30, 25]), &quad);
+    assert_eq!(find_page(&Luma::from_rgb(&frame), &PageOptions::default()), None);
+}
