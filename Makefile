@@ -18,7 +18,7 @@ PORT          ?= 8080
 FUZZ_SECONDS  ?= 600
 FUZZ_TARGETS  := container_read engine_load huffman_decode huffman_roundtrip ocr_input
 
-.PHONY: help run test tools wasm cli models test-native test-wasm test-wasm-kernels test-browser browser-tools lint bench bench-huffman bench-kernels bench-engine bench-ocr ocr-set fonts train-env train-data train-mobilenet train-resnet50 train report fuzz clean
+.PHONY: help run test tools wasm cli models test-native test-wasm test-wasm-kernels test-browser browser-tools lint bench bench-huffman bench-kernels bench-engine bench-ocr bench-scan ocr-set scan-set scan-eval fonts train-env train-data train-mobilenet train-resnet50 train report fuzz clean
 
 help:
 	@echo "make run            build the wasm package and serve the app on http://localhost:$(PORT)"
@@ -30,8 +30,11 @@ help:
 	@echo "make bench-engine   engine vs tract f32 vs onnxruntime-web (f32, int8), Node and Chromium"
 	@echo "make bench-ocr      OCR accuracy and speed: our pipeline (.slim, ONNX) vs Tesseract.js, same run"
 	@echo "make ocr-set        render the synthetic OCR set (400 lines, 24 pages) into benches/ocr/set"
+	@echo "make scan-set       render the labelled scan scene set (60 text/form/barcode/qr + 30 none) into benches/scan/set"
+	@echo "make scan-eval      slimscan eval scan on that set, original and compressed models (Table 3; long)"
+	@echo "make bench-scan     codes vs zxing-wasm and scan timings in headless Chromium"
 	@echo "make train          train the document classifiers and compress them (long: see models/train/README.md)"
-	@echo "make report         regenerate the classifier tables in models/REPORT.md from committed JSON"
+	@echo "make report         regenerate Tables 1-3 in models/REPORT.md from committed JSON"
 	@echo "make fuzz           run every cargo-fuzz target for FUZZ_SECONDS (default 600) each"
 
 ## Tools ------------------------------------------------------------------------------------
@@ -82,6 +85,7 @@ test: tools lint test-native test-wasm test-browser
 lint:
 	cargo fmt --check
 	python3 models/train/report.py --check
+	python3 benches/scan/report.py --check
 	cargo clippy --locked --all-targets --features cli -- -D warnings
 
 test-native:
@@ -166,6 +170,33 @@ ocr-set: fonts
 	$(call python_venv,$(OCR_VENV),benches/ocr/requirements.txt)
 	$(OCR_VENV)/bin/python benches/ocr/make_set.py $(OCR_SET_ARGS)
 
+# The labelled scan scene set (benches/scan/README.md): Pillow, numpy and the code writers in
+# .tools/scan-venv, then the seeded generator. SCAN_SET_ARGS: e.g. --per-type 20 --seed 3.
+SCAN_VENV := .tools/scan-venv
+SCAN_SET  ?= benches/scan/set
+scan-set: fonts
+	$(call python_venv,$(SCAN_VENV),benches/scan/requirements.txt)
+	$(SCAN_VENV)/bin/python benches/scan/make_set.py --out $(SCAN_SET) $(SCAN_SET_ARGS)
+
+# Table 3: the whole pipeline over the scene set with both model sets (native CLI; about
+# SCAN_LIMIT scenes per type, each run tens of minutes on 2 cores), kept in
+# benches/scan/results/eval.json, then the report.
+SCAN_LIMIT ?= 20
+scan-eval: cli models
+	@[ -f $(SCAN_SET)/manifest.jsonl ] || $(MAKE) scan-set
+	$(CARGO_TARGET_DIR)/release/slimscan eval scan --set $(SCAN_SET) --limit $(SCAN_LIMIT) --json > $(SCAN_SET)/eval_compressed.json
+	$(CARGO_TARGET_DIR)/release/slimscan eval scan --set $(SCAN_SET) --limit $(SCAN_LIMIT) --original --json > $(SCAN_SET)/eval_original.json
+	python3 benches/scan/report.py --ingest $(SCAN_SET)/eval_compressed.json $(SCAN_SET)/eval_original.json \
+		--command "slimscan eval scan --set $(SCAN_SET) --limit $(SCAN_LIMIT) [--original]"
+	python3 benches/scan/report.py
+
+# Our codes vs zxing-wasm on the scene set and ../shared/data/codes, preview timing at
+# 1280x720 and full-page scan timing, in headless Chromium.
+bench-scan: wasm models browser-tools
+	@[ -f $(SCAN_SET)/manifest.jsonl ] || $(MAKE) scan-set
+	CHROMIUM="$$(command -v chromium)" node benches/scan/bench_browser.mjs --set $(SCAN_SET) --out benches/scan/results/browser.json
+	python3 benches/scan/report.py
+
 ## Training (issue 6; never part of make test) ----------------------------------------------
 # PyTorch (CPU use only; the PyPI wheel is ~5.5 GB with its CUDA libraries) and the scene
 # generator's packages, pinned in models/train/requirements.txt, in .tools/train-venv.
@@ -208,6 +239,7 @@ train: train-mobilenet train-resnet50 report
 # Tables 1 and 2 and the chart, from the committed results JSON (seconds, standard library).
 report:
 	python3 models/train/report.py
+	python3 benches/scan/report.py
 
 fuzz:
 	@rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal

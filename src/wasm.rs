@@ -168,6 +168,15 @@ impl Scanner {
         Ok(Scanner { session: crate::scan::scanner::ScanSession::new(scanner) })
     }
 
+    /// Changes settings from JSON, any of `{"codes_try_harder": true, "codes_multiple": true,
+    /// "preview_try_harder": false, "preview_multiple": true, "codes_on_page": true,
+    /// "classify_in_preview": true, "page_max_side": 320}`. Unknown keys are an error.
+    #[wasm_bindgen(js_name = setOptions)]
+    pub fn set_options(&mut self, json: &str) -> Result<(), JsError> {
+        self.session.scanner.options.apply_json(json)?;
+        Ok(())
+    }
+
     /// One live-preview frame (RGBA pixels): JSON `{frame, page: {corners, support,
     /// area_fraction} | null, steady, still_frames, codes: [{format, text, bytes, points,
     /// corners, source, frames, last_frame}], doc_type, timings_ms}`.

@@ -523,3 +523,36 @@ fn scan_explains_bad_images_and_missing_models() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+#[test]
+fn scan_json_reports_the_page_type_and_code_of_a_photo() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = run(bin()
+        .arg("scan")
+        .arg(format!("{root}/tests/fixtures/scan_qr.jpg"))
+        .arg("--json")
+        .arg("--no-ocr")
+        .arg("--classifier")
+        .arg(format!("{root}/models/classifier/mobilenet_v2_dc.slim")));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["codes"][0]["format"], "qr_code");
+    assert_eq!(v["codes"][0]["text"], "geo:-58.14136,-95.13397");
+    assert_eq!(v["codes"].as_array().unwrap().len(), 1);
+    assert!(v["page"]["corners"].as_array().is_some_and(|c| c.len() == 4), "{v}");
+    assert!(["text", "form", "barcode", "qr", "none"].contains(&v["type"].as_str().unwrap()));
+    assert!(v["text"] == "" && v["fields"].as_array().unwrap().is_empty());
+    assert!(v["timings_ms"]["codes"].as_f64().unwrap() > 0.0);
+    let out = run(bin()
+        .arg("scan")
+        .arg(format!("{root}/tests/fixtures/scan_qr.jpg"))
+        .arg("--no-ocr")
+        .arg("--classifier")
+        .arg(format!("{root}/tests/fixtures/input.npy")));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("document type model"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

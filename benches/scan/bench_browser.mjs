@@ -23,15 +23,28 @@ const setDir = path.resolve(arg('set', path.join(root, 'benches/scan/set')));
 const realDir = path.resolve(arg('real', path.join(root, '../shared/data/codes')));
 const modelsDir = path.resolve(arg('models', path.join(root, 'models')));
 const pages = Number(arg('pages', '5'));
-const out = arg('out', path.join(root, 'benches/scan/results-browser.json'));
+const out = arg('out', path.join(root, 'benches/scan/results/browser.json'));
 
 // Our format names ← the real set's manifest and zxing-wasm's.
 const REAL_FORMAT = { qr: 'qr_code', ean13: 'ean_13', upca: 'upc_a', itf: 'itf', code128: 'code_128' };
 const ZXING_FORMAT = {
   QRCode: 'qr_code', MicroQRCode: 'micro_qr_code', DataMatrix: 'data_matrix', Aztec: 'aztec', PDF417: 'pdf_417',
-  'EAN-13': 'ean_13', 'EAN-8': 'ean_8', 'UPC-A': 'upc_a', 'UPC-E': 'upc_e', Code128: 'code_128', Code39: 'code_39',
+  EAN13: 'ean_13', EAN8: 'ean_8', UPCA: 'upc_a', UPCE: 'upc_e', Code128: 'code_128', Code39: 'code_39',
   Code93: 'code_93', ITF: 'itf', Codabar: 'codabar',
+  'EAN-13': 'ean_13', 'EAN-8': 'ean_8', 'UPC-A': 'upc_a', 'UPC-E': 'upc_e',
 };
+// zxing-wasm's texts in the manifest's convention (the one rxing and most apps use): UPC-E as
+// its 8 printed digits (zxing-cpp 3 expands it to 13 and keeps the 8 in extra.UPCE), Codabar
+// without its start/stop letters.
+function zxingCode(c) {
+  const format = ZXING_FORMAT[c.format] ?? c.format;
+  let text = c.text;
+  if (format === 'upc_e') {
+    try { text = JSON.parse(c.extra || '{}').UPCE ?? text; } catch { /* keep the text */ }
+  }
+  if (format === 'codabar') text = text.replace(/^[A-D]/, '').replace(/[A-D]$/, '');
+  return { format, text };
+}
 
 function unescapeTsv(s) {
   return s.replace(/\\(.)/g, (_, c) => ({ t: '\t', n: '\n', r: '\r', '\\': '\\' })[c] ?? c);
@@ -136,10 +149,10 @@ for (const [i, s] of codeScenes.entries()) {
       width: img.width, height: img.height,
       preview: pick(preview.codes), previewMs, pageMs: preview.timings_ms.page, codesMs: preview.timings_ms.codes,
       scan: pick(full.codes), scanMs,
-      zxing: z.filter((c) => c.isValid).map((c) => ({ format: c.format, text: c.text })), zxingMs,
+      zxing: z.filter((c) => c.isValid).map((c) => ({ format: c.format, text: c.text, extra: c.extra })), zxingMs,
     };
   }, s.url);
-  r.zxing = r.zxing.map((c) => ({ format: ZXING_FORMAT[c.format] ?? c.format, text: c.text }));
+  r.zxing = r.zxing.map(zxingCode);
   rows.push({ ...s, ...r });
   process.stderr.write(`\r${i + 1}/${codeScenes.length}`);
 }

@@ -25,7 +25,12 @@ pub const MAX_PAGE_SIDE: usize = 2200;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScanOptions {
     pub page: PageOptions,
+    /// Codes in the full scan.
     pub codes: CodeOptions,
+    /// Codes in the live preview (every frame): by default without "try harder", which costs
+    /// several times more on a 1280x720 frame; a missed code is read in the next frames or
+    /// at capture.
+    pub preview_codes: CodeOptions,
     /// Read codes on the rectified page too (a straightened, larger view helps small or
     /// skewed 1D codes).
     pub codes_on_page: bool,
@@ -34,11 +39,44 @@ pub struct ScanOptions {
     pub classify_in_preview: bool,
 }
 
+impl ScanOptions {
+    /// Applies settings given as a JSON object (the web app's knob): `codes_try_harder`,
+    /// `codes_multiple`, `preview_try_harder`, `preview_multiple`, `codes_on_page`,
+    /// `classify_in_preview` (booleans), `page_max_side` (64..=1024).
+    pub fn apply_json(&mut self, json: &str) -> Result<()> {
+        let bad = |m: String| crate::error::Error::InvalidArgument(format!("scan options: {m}"));
+        let v: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
+        let obj = v.as_object().ok_or_else(|| bad("expected a JSON object".into()))?;
+        let mut o = *self;
+        for (k, val) in obj {
+            let flag = || val.as_bool().ok_or_else(|| bad(format!("{k} must be true or false")));
+            match k.as_str() {
+                "codes_try_harder" => o.codes.try_harder = flag()?,
+                "codes_multiple" => o.codes.multiple = flag()?,
+                "preview_try_harder" => o.preview_codes.try_harder = flag()?,
+                "preview_multiple" => o.preview_codes.multiple = flag()?,
+                "codes_on_page" => o.codes_on_page = flag()?,
+                "classify_in_preview" => o.classify_in_preview = flag()?,
+                "page_max_side" => {
+                    o.page.max_side = match val.as_u64() {
+                        Some(n) if (64..=1024).contains(&n) => n as usize,
+                        _ => return Err(bad("page_max_side must be an integer in 64..=1024".into())),
+                    }
+                }
+                _ => return Err(bad(format!("unknown setting {k:?}"))),
+            }
+        }
+        *self = o;
+        Ok(())
+    }
+}
+
 impl Default for ScanOptions {
     fn default() -> ScanOptions {
         ScanOptions {
             page: PageOptions::default(),
             codes: CodeOptions::default(),
+            preview_codes: CodeOptions { try_harder: false, multiple: true },
             codes_on_page: true,
             classify_in_preview: true,
         }
@@ -79,6 +117,11 @@ pub struct ScanResult {
     /// "text", "form", "barcode", "qr" or "none"; "unknown" without a classifier.
     #[serde(rename = "type")]
     pub doc_type: String,
+    /// Where the type comes from: "classifier"; "codes" (the classifier said none, but a code
+    /// was read); "nothing found" (no page, code or text, so none whatever the classifier
+    /// said); "none" (no classifier: type "unknown").
+    pub type_source: &'static str,
+    /// The classifier's confidence in its own answer.
     pub type_confidence: f32,
     pub type_probabilities: Option<[f32; 5]>,
     pub page: Option<PageResult>,
@@ -132,7 +175,7 @@ impl Scanner {
         let luma = Luma::from_rgb(frame);
         let page = find_page(&luma, &self.options.page);
         let t1 = now_ms();
-        let codes = codes::decode(&luma, &self.options.codes, "frame")?;
+        let codes = codes::decode(&luma, &self.options.preview_codes, "frame")?;
         let t2 = now_ms();
         let doc_type = match self.classifier.as_mut() {
             Some(c) if self.options.classify_in_preview => Some(c.classify(frame)?),
@@ -203,7 +246,15 @@ impl Scanner {
         let found = codes::dedupe(found);
         let t4 = now_ms();
         t.codes = t4 - t3;
-        let label = doc_type.as_ref().map_or("unknown", |d| d.label);
+        let mut label = doc_type.as_ref().map_or("unknown", |d| d.label);
+        let mut type_source = if doc_type.is_some() { "classifier" } else { "none" };
+        // The classifier's "none" does not stand against a decoded code.
+        if label == "none" {
+            if let Some(c) = found.first() {
+                label = if codes::is_2d(&c.format) { "qr" } else { "barcode" };
+                type_source = "codes";
+            }
+        }
         // OCR for documents: a frame classified as "none" gets no text (nothing invented), and a
         // lone barcode or QR code without a page is its codes.
         let read = match label {
@@ -226,11 +277,23 @@ impl Scanner {
                 lines = read.lines;
             }
         }
+        // Nothing found at all (no page, no code, no text): whatever the classifier thought,
+        // there is no document here.
+        if page_result.is_none()
+            && found.is_empty()
+            && text.is_empty()
+            && label != "unknown"
+            && label != "none"
+        {
+            label = "none";
+            type_source = "nothing found";
+        }
         t.total = now_ms() - t0;
         Ok(ScanResult {
             width: frame.width,
             height: frame.height,
             doc_type: label.to_string(),
+            type_source,
             type_confidence: doc_type.as_ref().map_or(0.0, |d| d.confidence),
             type_probabilities: doc_type.map(|d| d.probabilities),
             page: page_result,
@@ -377,7 +440,7 @@ impl ScanSession {
             if self.types.len() > self.options.type_frames.max(1) {
                 self.types.pop_front();
             }
-            if let Some(d) = self.smoothed_type() {
+            if let Some(d) = self.smoothed_type().filter(|_| r.type_source == "classifier") {
                 r.doc_type = d.label.to_string();
                 r.type_confidence = d.confidence;
                 r.type_probabilities = Some(d.probabilities);

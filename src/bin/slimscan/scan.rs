@@ -99,6 +99,9 @@ pub struct ScanArgs {
     /// fields, timings per stage.
     #[arg(long)]
     json: bool,
+    /// Without the OCR models: page, type and codes only.
+    #[arg(long)]
+    no_ocr: bool,
 }
 
 pub fn read_image(path: &Path) -> Result<RgbImage> {
@@ -112,7 +115,7 @@ pub fn scan(args: ScanArgs) -> Result<()> {
     let img = read_image(&args.image)?;
     let decode_ms = t.elapsed().as_secs_f64() * 1e3;
     let t = Instant::now();
-    let (mut scanner, _) = args.models.load_scanner(true)?;
+    let (mut scanner, _) = args.models.load_scanner(!args.no_ocr)?;
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     let r = scanner.scan(&img)?;
     if args.json {

@@ -40,6 +40,8 @@ fn scan_finds_the_page_rectifies_it_and_reads_its_code() {
     );
     assert_eq!(r.codes.iter().map(|c| c.text.as_str()).collect::<Vec<_>>(), ["slimscan page 1"]);
     assert!(CLASSES_OK.contains(&r.doc_type.as_str()));
+    // A page and a code were found: the type is the classifier's (or "qr" if it said none).
+    assert!(r.type_source == "classifier" || (r.type_source == "codes" && r.doc_type == "qr"), "{r:?}");
     assert!(r.type_probabilities.is_some() && r.timings_ms.total >= r.timings_ms.page);
     // Without OCR models there is no text and there are no fields.
     assert!(r.text.is_empty() && r.fields.is_empty());
@@ -81,4 +83,33 @@ fn session_reports_a_steady_page_and_remembers_codes() {
         session.push(&empty).unwrap();
     }
     assert!(session.push(&empty).unwrap().codes.is_empty());
+}
+
+#[test]
+fn options_from_json() {
+    let mut o = ScanOptions::default();
+    o.apply_json(r#"{"preview_try_harder": true, "page_max_side": 256, "codes_on_page": false}"#).unwrap();
+    assert!(o.preview_codes.try_harder && !o.codes_on_page && o.page.max_side == 256);
+    for bad in [r#"{"page_max_side": 5}"#, r#"{"codes_multiple": 1}"#, r#"{"nope": true}"#, "[1]", "{"] {
+        let before = o;
+        assert!(o.apply_json(bad).unwrap_err().to_string().contains("scan options"), "{bad}");
+        assert_eq!(o, before, "{bad}: a bad setting changes nothing");
+    }
+}
+
+#[test]
+fn an_empty_frame_is_none_whatever_the_classifier_says() {
+    let classifier = Classifier::load(
+        &std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/models/classifier/mobilenet_v2_dc.slim"))
+            .unwrap(),
+    )
+    .unwrap();
+    let mut s = Scanner::new(None, Some(classifier));
+    let r = s.scan(&background(640, 480, 21)).unwrap();
+    assert!(r.page.is_none() && r.codes.is_empty() && r.text.is_empty() && r.fields.is_empty());
+    assert_eq!(r.doc_type, "none");
+    assert!(r.type_source == "classifier" || r.type_source == "nothing found");
+    // Without a classifier the type is unknown, never guessed.
+    let r = Scanner::new(None, None).scan(&background(640, 480, 21)).unwrap();
+    assert_eq!((r.doc_type.as_str(), r.type_source), ("unknown", "none"));
 }
