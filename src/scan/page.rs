@@ -544,13 +544,15 @@ pub fn find_page(frame: &Luma, o: &PageOptions) -> Option<PageQuad> {
     Some(PageQuad { corners, support: best.support, area_fraction: area.min(1.0) })
 }
 
-/// Refits each side at a finer scale (the frame downscaled to about 4× the search size or
-/// less): strongest gradient of the side's direction within four coarse pixels of the coarse
+/// Refits each side at a finer scale (the frame downscaled to at most 640 px, twice the search
+/// size): strongest gradient of the side's direction within four coarse pixels of the coarse
 /// line, a least-squares line through those points (worst fifth dropped, refitted), then the
 /// corners as intersections. `None` (keep the coarse corners) when a side has too few points
 /// or a corner would move by more than six coarse pixels.
 fn refine(frame: &Luma, q: [Point; 4], coarse: f64) -> Option<[Point; 4]> {
-    let f = frame.factor_for(1280).max(1);
+    // 640 px: half-pixel precision of a 1280x720 frame's corners for a quarter of the cost of
+    // full resolution (this stage was 80 % of page finding at full resolution).
+    let f = frame.factor_for(640).max(1);
     let img = frame.shrink(f).blurred();
     let g = Gradients::new(&img);
     let s = f as f64;
