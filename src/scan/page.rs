@@ -214,6 +214,15 @@ fn is_convex(q: &[Point; 4]) -> bool {
     true
 }
 
+/// A side's length and its unit normal pointing into the quadrilateral (towards `centre`).
+fn side_frame(a: Point, b: Point, centre: Point) -> (f64, Point) {
+    let len = (b[0] - a[0]).hypot(b[1] - a[1]);
+    let (ux, uy) = ((b[0] - a[0]) / len.max(1e-12), (b[1] - a[1]) / len.max(1e-12));
+    let mid = [(a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0];
+    let inward = (centre[0] - mid[0]) * -uy + (centre[1] - mid[1]) * ux >= 0.0;
+    (len, if inward { [-uy, ux] } else { [uy, -ux] })
+}
+
 /// Fractions of each side backed by edges of one polarity (brighter inside, then brighter
 /// outside). Samples falling outside the image count neither way; a side mostly outside the
 /// image gets no support.
@@ -222,17 +231,9 @@ fn side_support(g: &Gradients, q: &[Point; 4], t: f32) -> [[f64; 4]; 2] {
     let mut out = [[0.0; 4]; 2];
     for s in 0..4 {
         let (a, b) = (q[s], q[(s + 1) % 4]);
-        let len = (b[0] - a[0]).hypot(b[1] - a[1]);
+        let (len, [nx, ny]) = side_frame(a, b, centre);
         if len < 4.0 {
             return [[0.0; 4]; 2];
-        }
-        let (ux, uy) = ((b[0] - a[0]) / len, (b[1] - a[1]) / len);
-        // Inward normal.
-        let (mut nx, mut ny) = (-uy, ux);
-        let mid = [(a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0];
-        if (centre[0] - mid[0]) * nx + (centre[1] - mid[1]) * ny < 0.0 {
-            nx = -nx;
-            ny = -ny;
         }
         let n = ((len / 2.0) as usize).clamp(8, 200);
         let (mut inside, mut pos, mut neg) = (0usize, 0usize, 0usize);
@@ -564,14 +565,7 @@ fn refine(frame: &Luma, q: [Point; 4], coarse: f64) -> Option<[Point; 4]> {
     let mut lines = Vec::with_capacity(4);
     for side in 0..4 {
         let (a, b) = (qf[side], qf[(side + 1) % 4]);
-        let len = (b[0] - a[0]).hypot(b[1] - a[1]);
-        let (ux, uy) = ((b[0] - a[0]) / len, (b[1] - a[1]) / len);
-        let (mut nx, mut ny) = (-uy, ux);
-        let mid = [(a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0];
-        if (centre[0] - mid[0]) * nx + (centre[1] - mid[1]) * ny < 0.0 {
-            nx = -nx;
-            ny = -ny;
-        }
+        let (len, [nx, ny]) = side_frame(a, b, centre);
         let n = (len as usize / 3).clamp(8, 300);
         let mut pts: Vec<(Point, f32, f64)> = Vec::new();
         for k in 0..n {

@@ -13,15 +13,16 @@ fn frame_with_page(quad: &[Point; 4]) -> RgbImage {
     frame
 }
 
+fn committed_classifier() -> Classifier {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/models/classifier/mobilenet_v2_dc.slim");
+    Classifier::load(&std::fs::read(path).unwrap()).unwrap()
+}
+
 const QUAD: [Point; 4] = [[160.0, 20.0], [470.0, 30.0], [480.0, 460.0], [150.0, 450.0]];
 
 #[test]
 fn scan_finds_the_page_rectifies_it_and_reads_its_code() {
-    let classifier = Classifier::load(
-        &std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/models/classifier/mobilenet_v2_dc.slim"))
-            .unwrap(),
-    )
-    .unwrap();
+    let classifier = committed_classifier();
     let mut s = Scanner::new(None, Some(classifier));
     let r = s.scan(&frame_with_page(&QUAD)).unwrap();
     let page = r.page.expect("a page");
@@ -99,11 +100,7 @@ fn options_from_json() {
 
 #[test]
 fn an_empty_frame_is_none_whatever_the_classifier_says() {
-    let classifier = Classifier::load(
-        &std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/models/classifier/mobilenet_v2_dc.slim"))
-            .unwrap(),
-    )
-    .unwrap();
+    let classifier = committed_classifier();
     let mut s = Scanner::new(None, Some(classifier));
     let r = s.scan(&background(640, 480, 21)).unwrap();
     assert!(r.page.is_none() && r.codes.is_empty() && r.text.is_empty() && r.fields.is_empty());
