@@ -119,7 +119,7 @@ def browser(b):
             out.append(f"- Full scan of a text page ({kind} models; {len(f['pages'])} pages of the set with the most "
                        f"lines, {min(lines_n)}–{max(lines_n)} lines read): median **{f['ms_median']:.0f} ms**"
                        + (f" (target ≤ 1,000 ms: {'met' if f['ms_median'] <= 1000 else '**not met**'})"
-                          if kind == "compressed" else "") + f"; wasm memory {f['wasm_memory_bytes'] / 1048576:.0f} MiB.")
+                          if kind == "compressed" else "") + f"; wasm memory after the run {f['wasm_memory_bytes'] / 1048576:.0f} MiB (it only grows).")
     return out
 
 
