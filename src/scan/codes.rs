@@ -182,7 +182,9 @@ pub fn decode(img: &Luma, options: &CodeOptions, source: &'static str) -> Result
             .map(|p| [f64::from(p.x), f64::from(p.y)])
             .filter(|p| p[0].is_finite() && p[1].is_finite())
             .collect();
-        if needs_second_line(&format) && !read_again_beside(img, r.getBarcodeFormat(), r.getText(), &points) {
+        if needs_second_line(&format)
+            && !catch_decoder_panic(|| read_again_beside(img, r.getBarcodeFormat(), r.getText(), &points))?
+        {
             continue;
         }
         let corners = outline(&format, &points);
@@ -239,15 +241,10 @@ fn read_again_beside(img: &Luma, format: &BarcodeFormat, text: &str, points: &[P
         if n < 16 {
             return false;
         }
-        let row: Vec<u8> = raw.iter().map(|v| v.round() as u8).collect();
         // A few identical rows: the 1D readers scan rows of an image.
         let rows = 5;
-        let data: Vec<u8> = (0..rows).flat_map(|_| row.iter().copied()).collect();
-        let Ok(source) = Luma8LuminanceSource::new(data, n as u32, rows as u32) else { return false };
-        let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
-        use rxing::Reader;
-        let mut reader = MultiUseMultiFormatReader::default();
-        reader.decode_with_hints(&mut bitmap, &hints).is_ok_and(|r| r.getText() == text)
+        let data: Vec<u8> = (0..rows).flat_map(|_| raw.iter().map(|v| v.round() as u8)).collect();
+        reads_text(data, n, rows, &hints, text)
     };
     let offsets = [0.04, -0.04, 0.08, -0.08, 0.12, -0.12].map(|f: f64| f.signum() * (f.abs() * len).max(4.0));
     offsets.iter().any(|&o| reads_at(o)) || reads_in_band_beside(img, &hints, text, a, [ux, uy], len)
@@ -289,15 +286,20 @@ fn reads_in_band_beside(
             }
             (hi - lo, along, d)
         };
-        let Ok(source) = Luma8LuminanceSource::new(data, w as u32, h as u32) else { continue };
-        let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
-        use rxing::Reader;
-        let mut reader = MultiUseMultiFormatReader::default();
-        if reader.decode_with_hints(&mut bitmap, hints).is_ok_and(|r| r.getText() == text) {
+        if reads_text(data, w, h, hints, text) {
             return true;
         }
     }
     false
+}
+
+/// Whether one decoder pass over a `w × h` grey image finds a code with exactly this text.
+fn reads_text(data: Vec<u8>, w: usize, h: usize, hints: &DecodeHints, text: &str) -> bool {
+    let Ok(source) = Luma8LuminanceSource::new(data, w as u32, h as u32) else { return false };
+    let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
+    use rxing::Reader;
+    let mut reader = MultiUseMultiFormatReader::default();
+    reader.decode_with_hints(&mut bitmap, hints).is_ok_and(|r| r.getText() == text)
 }
 
 /// Natively a panic inside the decoder (untrusted pixels reach a large ported code base)

@@ -194,19 +194,10 @@ impl Scanner {
 
     /// The full pipeline on one frame.
     pub fn scan(&mut self, frame: &RgbImage) -> Result<ScanResult> {
-        self.scan_with_page(frame, None)
-    }
-
-    /// The full pipeline, with the page already found (by a preview) or searched for.
-    pub fn scan_with_page(
-        &mut self,
-        frame: &RgbImage,
-        known: Option<Option<PageQuad>>,
-    ) -> Result<ScanResult> {
         let mut t = ScanTimings::default();
         let t0 = now_ms();
         let luma = Luma::from_rgb(frame);
-        let page = known.unwrap_or_else(|| find_page(&luma, &self.options.page));
+        let page = find_page(&luma, &self.options.page);
         let t1 = now_ms();
         t.page = t1 - t0;
         self.rectified = None;
@@ -234,10 +225,13 @@ impl Scanner {
         };
         let t3 = now_ms();
         t.classify = t3 - t2;
+        // The grey page serves the page's codes and the form fields; the frame's grey image
+        // stands in when there is no page.
+        let page_luma = self.rectified.as_ref().map(Luma::from_rgb);
         let mut found = codes::decode(&luma, &self.options.codes, "frame")?;
         if self.options.codes_on_page {
-            if let (Some(img), Some(m)) = (self.rectified.as_ref(), to_frame) {
-                for mut c in codes::decode(&Luma::from_rgb(img), &self.options.codes, "page")? {
+            if let (Some(page_luma), Some(m)) = (page_luma.as_ref(), to_frame) {
+                for mut c in codes::decode(page_luma, &self.options.codes, "page")? {
                     codes::map_points(&mut c, |p| project(&m, p));
                     found.push(c);
                 }
@@ -271,7 +265,7 @@ impl Scanner {
                 t.ocr_cls = read.timings_ms.cls;
                 t.ocr_rec = read.timings_ms.rec;
                 let t5 = now_ms();
-                fields = forms::extract(&read.lines, &Luma::from_rgb(img));
+                fields = forms::extract(&read.lines, page_luma.as_ref().unwrap_or(&luma));
                 t.forms = now_ms() - t5;
                 text = read.text;
                 lines = read.lines;
