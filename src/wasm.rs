@@ -145,6 +145,16 @@ impl Ocr {
 #[wasm_bindgen]
 pub struct Scanner {
     session: crate::scan::scanner::ScanSession,
+    /// Heap bytes each model held right after loading (detector, recogniser, direction
+    /// classifier, document type), 0 when absent.
+    held: [usize; 4],
+}
+
+/// Heap bytes currently allocated by the Rust side (not the linear memory's size, which only
+/// grows): what the app reports as memory in use.
+#[wasm_bindgen(js_name = wasmHeapBytes)]
+pub fn wasm_heap_bytes() -> usize {
+    crate::wasm_heap::live_bytes()
 }
 
 #[cfg(feature = "scan")]
@@ -158,14 +168,72 @@ impl Scanner {
         cls: Option<Vec<u8>>,
         classifier: Option<Vec<u8>>,
     ) -> Result<Scanner, JsError> {
+        use crate::scan::{doctype::Classifier, ocr::Ocr as Pipeline};
+        use crate::wasm_heap::held_by;
+        let mut held = [0usize; 4];
         let ocr = match (det, rec) {
-            (Some(d), Some(r)) => Some(crate::scan::ocr::Ocr::load(&d, &r, cls.as_deref())?),
+            (Some(d), Some(r)) => {
+                let (det, h0) = held_by(|| Pipeline::load_part("detector", &d));
+                let det = det?;
+                drop(d);
+                let (rec, h1) = held_by(|| Pipeline::load_part("recogniser", &r));
+                let rec = rec?;
+                drop(r);
+                let (cls, h2) =
+                    held_by(|| cls.map(|c| Pipeline::load_part("direction classifier", &c)).transpose());
+                held[..3].copy_from_slice(&[h0, h1, h2]);
+                Some(Pipeline::from_models(det, rec, cls?)?)
+            }
             (None, None) => None,
             _ => return Err(JsError::new("OCR needs both the detector and the recogniser")),
         };
-        let classifier = classifier.map(|c| crate::scan::doctype::Classifier::load(&c)).transpose()?;
+        let (classifier, h3) = held_by(|| classifier.map(|c| Classifier::load(&c)).transpose());
+        let classifier = classifier?;
+        held[3] = h3;
         let scanner = crate::scan::scanner::Scanner::new(ocr, classifier);
-        Ok(Scanner { session: crate::scan::scanner::ScanSession::new(scanner) })
+        Ok(Scanner { session: crate::scan::scanner::ScanSession::new(scanner), held })
+    }
+
+    /// Heap bytes each model held right after loading: JSON `{"detector", "recogniser",
+    /// "direction", "classifier"}` (0 for a model not loaded).
+    #[wasm_bindgen(js_name = modelMemory)]
+    pub fn model_memory(&self) -> String {
+        let [d, r, c, k] = self.held;
+        format!(r#"{{"detector":{d},"recogniser":{r},"direction":{c},"classifier":{k}}}"#)
+    }
+
+    /// The document-type classifier alone on a PNG/JPEG image (no evidence rules): JSON
+    /// `{label, confidence, probabilities}`. Throws when no classifier is loaded.
+    #[wasm_bindgen(js_name = classifyImage)]
+    pub fn classify_image(&mut self, bytes: &[u8]) -> Result<String, JsError> {
+        let (img, _) = decode_timed(bytes)?;
+        let c = self
+            .session
+            .scanner
+            .classifier_mut()
+            .ok_or_else(|| JsError::new("no document type model loaded"))?;
+        Ok(serde_json::to_string(&c.classify(&img)?)?)
+    }
+
+    /// The document-type classifier alone on RGBA pixels (a video frame): JSON `{label,
+    /// confidence, probabilities}`. Throws when no classifier is loaded.
+    pub fn classify(&mut self, width: usize, height: usize, rgba: &[u8]) -> Result<String, JsError> {
+        let img = crate::scan::image::RgbImage::from_rgba(width, height, rgba)?;
+        let c = self
+            .session
+            .scanner
+            .classifier_mut()
+            .ok_or_else(|| JsError::new("no document type model loaded"))?;
+        Ok(serde_json::to_string(&c.classify(&img)?)?)
+    }
+
+    /// Reads a PNG/JPEG image of one text line (no detection): JSON `{text, confidence,
+    /// rotated, timings_ms}`. Throws when no OCR models are loaded.
+    #[wasm_bindgen(js_name = readLine)]
+    pub fn read_line(&mut self, bytes: &[u8]) -> Result<String, JsError> {
+        let (img, _) = decode_timed(bytes)?;
+        let o = self.session.scanner.ocr_mut().ok_or_else(|| JsError::new("no OCR models loaded"))?;
+        Ok(serde_json::to_string(&o.read_line(&img)?)?)
     }
 
     /// Changes settings from JSON, any of `{"codes_try_harder": true, "codes_multiple": true,

@@ -176,9 +176,12 @@ fn get(port: u16, request: &str) -> String {
 #[test]
 fn serve_sends_types_and_security_headers_and_stays_in_its_roots() {
     let dir = temp_dir("serve");
-    let (www, pkg) = (dir.join("www"), dir.join("pkg"));
+    let (www, pkg, models) = (dir.join("www"), dir.join("pkg"), dir.join("models"));
     std::fs::create_dir_all(&www).unwrap();
     std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::create_dir_all(models.join("calib")).unwrap();
+    std::fs::write(models.join("m.slim"), b"SLIM").unwrap();
+    std::fs::write(models.join("calib/notes.txt"), "calibration").unwrap();
     std::fs::write(www.join("index.html"), "<!doctype html><title>t</title>").unwrap();
     std::fs::write(pkg.join("m_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
     std::fs::write(dir.join("secret.txt"), "secret").unwrap();
@@ -190,6 +193,8 @@ fn serve_sends_types_and_security_headers_and_stays_in_its_roots() {
         .arg(&www)
         .arg("--pkg")
         .arg(&pkg)
+        .arg("--models")
+        .arg(&models)
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -209,6 +214,16 @@ fn serve_sends_types_and_security_headers_and_stays_in_its_roots() {
 
     let wasm = get(port, "GET /pkg/m_bg.wasm HTTP/1.1\r\n\r\n");
     assert!(wasm.starts_with("HTTP/1.1 200") && wasm.contains("Content-Type: application/wasm"), "{wasm}");
+
+    let model = get(port, "GET /models/m.slim HTTP/1.1\r\n\r\n");
+    assert!(model.starts_with("HTTP/1.1 200") && model.ends_with("SLIM"), "{model}");
+    let etag = model.lines().find_map(|l| l.strip_prefix("ETag: ")).expect("an ETag").to_string();
+    let again = get(port, &format!("GET /models/m.slim HTTP/1.1\r\nIf-None-Match: {etag}\r\n\r\n"));
+    assert!(again.starts_with("HTTP/1.1 304") && !again.ends_with("SLIM"), "{again}");
+    let other = get(port, "GET /models/m.slim HTTP/1.1\r\nif-none-match: \"0-0\"\r\n\r\n");
+    assert!(other.starts_with("HTTP/1.1 200"), "{other}");
+    // The models folder serves model files only.
+    assert!(get(port, "GET /models/calib/notes.txt HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404"));
 
     let head = get(port, "HEAD /index.html HTTP/1.1\r\n\r\n");
     assert!(head.starts_with("HTTP/1.1 200") && !head.contains("<title>"));

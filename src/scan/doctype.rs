@@ -39,7 +39,13 @@ pub struct Classifier {
 impl Classifier {
     /// Loads a classifier (.slim or ONNX) whose input is `[1, 3, S, S]` and output 5 logits.
     pub fn load(bytes: &[u8]) -> Result<Classifier> {
-        let model = Model::load(bytes).map_err(|e| Error::Model(format!("document type model: {e}")))?;
+        Classifier::from_model(
+            Model::load(bytes).map_err(|e| Error::Model(format!("document type model: {e}")))?,
+        )
+    }
+
+    /// The classifier over a model loaded already; checks its input and output shapes.
+    pub fn from_model(model: Model) -> Result<Classifier> {
         let shapes = model.fixed_input_shapes().unwrap_or_default();
         let size = match shapes.as_slice() {
             [s] if s.len() == 4 && s[1] == 3 && s[2] == s[3] && (16..=512).contains(&s[2]) => s[2],

@@ -164,6 +164,10 @@ impl Scanner {
         self.ocr.as_mut()
     }
 
+    pub fn classifier_mut(&mut self) -> Option<&mut Classifier> {
+        self.classifier.as_mut()
+    }
+
     /// The rectified page of the last [`Scanner::scan`] (None when no page was found).
     pub fn rectified(&self) -> Option<&RgbImage> {
         self.rectified.as_ref()

@@ -2,10 +2,16 @@
 // background networking, no component updates, no sync), headless and without GPU.
 import { chromium } from 'playwright-core';
 
-export function launchChromium() {
+export function launchChromium(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
+      '--disable-component-update', '--disable-sync', ...extraArgs],
   });
+}
+
+/** Chromium with a fake camera showing `file` (.y4m or .mjpeg); `grant` false denies it instead. */
+export function launchWithCamera(file, { grant = true } = {}) {
+  return launchChromium(['--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${file}`,
+    grant ? '--use-fake-ui-for-media-stream' : '--deny-permission-prompts']);
 }

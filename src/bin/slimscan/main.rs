@@ -6,7 +6,7 @@
 //! - `slimscan bench M.slim|M.onnx [--shape 1,3,224,224]`: load time and median run time.
 //! - `slimscan scan IMAGE [--json] [--original]`: the text of a page or photo (OCR).
 //! - `slimscan eval ocr --set DIR [--original]`: character and word accuracy over a set.
-//! - `slimscan serve [--port 8080] [--www www] [--pkg pkg]`: serves the web app locally.
+//! - `slimscan serve [--port 8080] [--www www] [--pkg pkg] [--models models]`: serves the web app.
 
 mod compress;
 mod eval_scan;
@@ -51,7 +51,7 @@ enum Command {
     /// Measure accuracy and speed on a labelled set.
     #[command(subcommand)]
     Eval(Eval),
-    /// Serve the web app (www/ at /, the wasm package at /pkg/) on localhost.
+    /// Serve the web app (www/ at /, the wasm package at /pkg/, models at /models/) on localhost.
     Serve {
         #[arg(long, default_value_t = 8080)]
         port: u16,
@@ -62,6 +62,9 @@ enum Command {
         www: PathBuf,
         #[arg(long, default_value = "pkg")]
         pkg: PathBuf,
+        /// The models folder, served at /models/ (.slim and .onnx files only).
+        #[arg(long, default_value = "models")]
+        models: PathBuf,
         /// Send Cross-Origin-Opener/Embedder-Policy headers (needed for wasm threads).
         #[arg(long)]
         isolate: bool,
@@ -98,8 +101,8 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan::scan(args),
         Command::Eval(Eval::Ocr(args)) => scan::eval_ocr(args),
         Command::Eval(Eval::Scan(args)) => eval_scan::eval_scan(args),
-        Command::Serve { port, bind, www, pkg, isolate } => {
-            serve::run(&serve::Options { port, bind, www, pkg, isolate })
+        Command::Serve { port, bind, www, pkg, models, isolate } => {
+            serve::run(&serve::Options { port, bind, www, pkg, models, isolate })
         }
     };
     match result {

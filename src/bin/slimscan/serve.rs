@@ -3,8 +3,10 @@
 //! (no inline script, no eval beyond wasm compilation), revalidating cache headers, optional
 //! COOP/COEP, and no path ever resolving outside the served folders.
 //!
-//! Routes: `/pkg/…` → the wasm package folder, everything else → the `www` folder, a path
-//! ending in `/` → its `index.html`. GET and HEAD only; one request per connection.
+//! Routes: `/pkg/…` → the wasm package folder, `/models/…` → the models folder (model files
+//! only: `.slim`, `.onnx`), everything else → the `www` folder, a path ending in `/` → its
+//! `index.html`. GET and HEAD only; one request per connection. Every file has an ETag (size and
+//! modification time), so a revalidation of an unchanged model costs a 304, not its bytes.
 
 use anyhow::{bail, Context, Result};
 use std::io::{Read, Write};
@@ -19,6 +21,7 @@ pub struct Options {
     pub bind: String,
     pub www: PathBuf,
     pub pkg: PathBuf,
+    pub models: PathBuf,
     pub isolate: bool,
 }
 
@@ -31,8 +34,13 @@ manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; fra
 struct Roots {
     www: PathBuf,
     pkg: Option<PathBuf>,
+    models: Option<PathBuf>,
     isolate: bool,
 }
+
+/// The only file types served from the models folder (it also holds calibration images,
+/// plans and scripts, which the app never needs).
+const MODEL_EXTENSIONS: [&str; 2] = ["slim", "onnx"];
 
 pub fn run(o: &Options) -> Result<()> {
     let www = o
@@ -43,11 +51,18 @@ pub fn run(o: &Options) -> Result<()> {
     if pkg.is_none() {
         eprintln!("slimscan serve: warning: {} not found; run `make wasm` first", o.pkg.display());
     }
+    let models = o.models.canonicalize().ok();
+    if models.is_none() {
+        eprintln!("slimscan serve: warning: {} not found; run `make models` first", o.models.display());
+    }
     let listener = TcpListener::bind((o.bind.as_str(), o.port))
         .with_context(|| format!("cannot listen on {}:{} (port in use?)", o.bind, o.port))?;
-    let roots = Arc::new(Roots { www, pkg, isolate: o.isolate });
+    // The bound port, not the requested one: `--port 0` picks a free port (tests).
+    let port = listener.local_addr()?.port();
+    let roots = Arc::new(Roots { www, pkg, models, isolate: o.isolate });
     let active = Arc::new(AtomicUsize::new(0));
-    println!("slimscan: serving {} on http://localhost:{}/ (Ctrl-C to stop)", roots.www.display(), o.port);
+    println!("slimscan: serving {} on http://localhost:{port}/ (Ctrl-C to stop)", roots.www.display());
+    std::io::stdout().flush()?;
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };
         if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
@@ -79,13 +94,32 @@ fn handle(mut stream: TcpStream, roots: &Roots) -> Result<()> {
         "HEAD" => true,
         _ => return respond(&mut stream, 405, "text/plain", b"method not allowed\n", false, roots),
     };
-    match resolve(target, roots) {
-        Some(path) => match std::fs::read(&path) {
-            Ok(body) => respond(&mut stream, 200, mime(&path), &body, head_only, roots),
-            Err(_) => respond(&mut stream, 404, "text/plain", b"not found\n", head_only, roots),
-        },
-        None => respond(&mut stream, 404, "text/plain", b"not found\n", head_only, roots),
+    let Some(path) = resolve(target, roots) else {
+        return respond(&mut stream, 404, "text/plain", b"not found\n", head_only, roots);
+    };
+    let tag = etag(&path);
+    if tag.is_some() && header(&head, "if-none-match") == tag.as_deref() {
+        return respond_with(&mut stream, 304, "", b"", true, tag.as_deref(), roots);
     }
+    match std::fs::read(&path) {
+        Ok(body) => respond_with(&mut stream, 200, mime(&path), &body, head_only, tag.as_deref(), roots),
+        Err(_) => respond(&mut stream, 404, "text/plain", b"not found\n", head_only, roots),
+    }
+}
+
+/// A weak validator from the file's size and modification time.
+fn etag(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    let mtime = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some(format!("\"{:x}-{:x}\"", meta.len(), mtime.as_nanos()))
+}
+
+/// The value of a request header (case-insensitive name), trimmed.
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().skip(1).find_map(|line| {
+        let (k, v) = line.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
 }
 
 /// Reads the request line and headers (bounded); the body, if any, is ignored.
@@ -112,9 +146,16 @@ fn resolve(target: &str, roots: &Roots) -> Option<PathBuf> {
     if !decoded.starts_with('/') || decoded.contains('\0') || decoded.contains('\\') {
         return None;
     }
-    let (root, rest) = match decoded.strip_prefix("/pkg/") {
-        Some(rest) => (roots.pkg.as_ref()?, rest),
-        None => (&roots.www, &decoded[1..]),
+    let (root, rest) = if let Some(rest) = decoded.strip_prefix("/pkg/") {
+        (roots.pkg.as_ref()?, rest)
+    } else if let Some(rest) = decoded.strip_prefix("/models/") {
+        let ext = Path::new(rest).extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !MODEL_EXTENSIONS.contains(&ext) {
+            return None;
+        }
+        (roots.models.as_ref()?, rest)
+    } else {
+        (&roots.www, &decoded[1..])
     };
     let mut rel = PathBuf::new();
     for c in Path::new(rest).components() {
@@ -158,6 +199,7 @@ fn mime(path: &Path) -> &'static str {
         "wasm" => "application/wasm",
         "json" | "map" => "application/json",
         "webmanifest" => "application/manifest+json",
+        "slim" | "onnx" => "application/octet-stream",
         "svg" => "image/svg+xml",
         "png" => "image/png",
         "jpg" | "jpeg" => "image/jpeg",
@@ -176,8 +218,21 @@ fn respond(
     head_only: bool,
     roots: &Roots,
 ) -> Result<()> {
+    respond_with(stream, status, content_type, body, head_only, None, roots)
+}
+
+fn respond_with(
+    stream: &mut TcpStream,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+    head_only: bool,
+    etag: Option<&str>,
+    roots: &Roots,
+) -> Result<()> {
     let reason = match status {
         200 => "OK",
+        304 => "Not Modified",
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",
@@ -189,6 +244,9 @@ fn respond(
          Referrer-Policy: no-referrer\r\nCross-Origin-Resource-Policy: same-origin\r\nConnection: close\r\n",
         body.len()
     );
+    if let Some(tag) = etag {
+        head.push_str(&format!("ETag: {tag}\r\n"));
+    }
     if roots.isolate {
         head.push_str(
             "Cross-Origin-Opener-Policy: same-origin\r\nCross-Origin-Embedder-Policy: require-corp\r\n",

@@ -49,6 +49,11 @@ impl Charset {
         self.chars.len()
     }
 
+    /// The class whose text is a single space, if the model has one.
+    pub fn space_class(&self) -> Option<usize> {
+        self.chars.iter().rposition(|c| c == " ")
+    }
+
     /// The text of class `c` (empty for the blank or an unknown class).
     pub fn get(&self, c: usize) -> &str {
         self.chars.get(c).map_or("", String::as_str)
@@ -65,8 +70,22 @@ pub struct Decoded {
     pub steps: Vec<usize>,
 }
 
+/// A space between two characters is restored when the space class reached this probability
+/// somewhere in the gap, though the blank won every step there.
+const SPACE_EVIDENCE: f32 = 0.05;
+/// ...or when the gap is this many times the line's median gap between characters (and at
+/// least `WIDE_GAP_STEPS` steps wider) and the space class showed at least a trace there.
+const WIDE_GAP_RATIO: f32 = 1.5;
+const WIDE_GAP_STEPS: usize = 2;
+const SPACE_TRACE: f32 = 0.005;
+
 /// Greedy CTC: the most probable class at each of `probs.len() / classes` time steps, repeats
-/// collapsed, blanks dropped.
+/// collapsed, blanks dropped — then word spaces the greedy path lost restored.
+///
+/// PP-OCR's recognisers (trained mostly on Chinese) often let the blank win over the space
+/// class in the gap between two Latin words, so greedy decoding runs words together ("Signed
+/// onarrival"). Inside a word the space class stays near 0 in the gap; between words it rises
+/// (0.1–0.5 measured) or the gap is wider than the line's usual letter pitch. Both are used.
 pub fn greedy_decode(probs: &[f32], charset: &Charset) -> Result<Decoded> {
     let classes = charset.classes();
     if classes == 0 || probs.len() % classes != 0 {
@@ -75,9 +94,10 @@ pub fn greedy_decode(probs: &[f32], charset: &Charset) -> Result<Decoded> {
             probs.len()
         )));
     }
-    let mut text = String::new();
-    let mut steps = Vec::new();
-    let mut sum = 0f32;
+    let space = charset.space_class();
+    // Emitted characters: (step, class, probability, the space class's peak since the last one).
+    let mut emitted: Vec<(usize, usize, f32, f32, usize)> = Vec::new();
+    let mut peak = (0f32, 0usize);
     let mut prev = 0usize;
     for (t, row) in probs.chunks_exact(classes).enumerate() {
         let (best, p) =
@@ -86,13 +106,42 @@ pub fn greedy_decode(probs: &[f32], charset: &Charset) -> Result<Decoded> {
                 |(bi, bp), (i, &v)| if v > bp { (i, v) } else { (bi, bp) },
             );
         if best != 0 && best != prev {
-            text.push_str(charset.get(best));
-            steps.push(t);
-            sum += p;
+            emitted.push((t, best, p, peak.0, peak.1));
+            peak = (0.0, t);
+        } else if let Some(sp) = space {
+            if row[sp] > peak.0 {
+                peak = (row[sp], t);
+            }
         }
         prev = best;
     }
-    let confidence = if steps.is_empty() { 0.0 } else { sum / steps.len() as f32 };
+    let is_space = |c: usize| Some(c) == space;
+    let mut gaps: Vec<usize> = emitted
+        .windows(2)
+        .filter(|w| !is_space(w[0].1) && !is_space(w[1].1))
+        .map(|w| w[1].0 - w[0].0)
+        .collect();
+    gaps.sort_unstable();
+    let median_gap = (gaps.len() >= 3).then(|| gaps[gaps.len() / 2]);
+    let mut text = String::new();
+    let mut steps = Vec::new();
+    let mut sum = 0f32;
+    for (i, &(t, c, p, peak_p, peak_t)) in emitted.iter().enumerate() {
+        if let (Some(sp), Some(&(t0, c0, ..))) = (space, i.checked_sub(1).and_then(|j| emitted.get(j))) {
+            let gap = t - t0;
+            let wide = median_gap
+                .is_some_and(|m| gap as f32 >= WIDE_GAP_RATIO * m as f32 && gap >= m + WIDE_GAP_STEPS);
+            let restore = peak_p >= SPACE_EVIDENCE || (wide && peak_p >= SPACE_TRACE);
+            if restore && c != sp && c0 != sp {
+                text.push_str(charset.get(sp));
+                steps.push(peak_t);
+            }
+        }
+        text.push_str(charset.get(c));
+        steps.push(t);
+        sum += p;
+    }
+    let confidence = if emitted.is_empty() { 0.0 } else { sum / emitted.len() as f32 };
     Ok(Decoded { text, confidence, steps })
 }
 
@@ -130,5 +179,45 @@ mod tests {
         let blank = greedy_decode(&onehot(&[0, 0, 0], 6, 0.8), &cs).unwrap();
         assert_eq!((blank.text.as_str(), blank.confidence), ("", 0.0));
         assert!(greedy_decode(&[0.5; 7], &cs).is_err());
+    }
+
+    /// Rows of `classes` probabilities: the winner `c` at `p`, the space class (last) at `sp`.
+    fn steps_with_space(seq: &[(usize, f32)], classes: usize) -> Vec<f32> {
+        seq.iter()
+            .flat_map(|&(c, sp)| {
+                let mut row = vec![0.0; classes];
+                row[classes - 1] = sp;
+                row[c] += 0.9;
+                row
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_space_the_blank_hid_is_restored_from_its_evidence() {
+        // "to" and "on", the gap between them blank but with the space class at 0.3.
+        let cs = Charset::from_metadata("t\no\nn", 5).unwrap();
+        let seq = [(1, 0.0), (0, 0.0), (2, 0.0), (0, 0.0), (0, 0.3), (0, 0.0), (2, 0.0), (0, 0.0), (3, 0.0)];
+        let d = greedy_decode(&steps_with_space(&seq, 5), &cs).unwrap();
+        assert_eq!(d.text, "to on");
+        assert_eq!(d.steps, vec![0, 2, 4, 6, 8]);
+        // The same gap without any space probability stays one word.
+        let quiet: Vec<_> = seq.iter().map(|&(c, _)| (c, 0.0)).collect();
+        assert_eq!(greedy_decode(&steps_with_space(&quiet, 5), &cs).unwrap().text, "toon");
+    }
+
+    #[test]
+    fn a_wide_gap_with_a_trace_of_space_is_a_space() {
+        // a_b_c_d______e: letter pitch 2 steps, then a gap of 7 with the space class at 0.01.
+        let cs = Charset::from_metadata("a\nb\nc\nd\ne", 7).unwrap();
+        let mut seq = vec![(1, 0.0), (0, 0.0), (2, 0.0), (0, 0.0), (3, 0.0), (0, 0.0), (4, 0.0)];
+        seq.extend([(0, 0.0), (0, 0.01), (0, 0.0), (0, 0.0), (0, 0.0), (0, 0.0), (5, 0.0)]);
+        assert_eq!(greedy_decode(&steps_with_space(&seq, 7), &cs).unwrap().text, "abcd e");
+        // A wide gap with no trace at all, or a trace in a normal gap, is not.
+        let none: Vec<_> = seq.iter().map(|&(c, _)| (c, 0.0)).collect();
+        assert_eq!(greedy_decode(&steps_with_space(&none, 7), &cs).unwrap().text, "abcde");
+        let mut narrow = vec![(1, 0.0), (0, 0.01), (2, 0.0), (0, 0.0), (3, 0.0), (0, 0.0), (4, 0.0)];
+        narrow.extend([(0, 0.0), (5, 0.0)]);
+        assert_eq!(greedy_decode(&steps_with_space(&narrow, 7), &cs).unwrap().text, "abcde");
     }
 }

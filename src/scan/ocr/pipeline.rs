@@ -152,10 +152,20 @@ impl Ocr {
     /// Loads detector, recogniser and (optionally) direction classifier from their bytes
     /// (`.slim` or ONNX each). The recogniser must carry its `character` metadata.
     pub fn load(det: &[u8], rec: &[u8], cls: Option<&[u8]>) -> Result<Ocr> {
-        let ctx = |what: &'static str| move |e: Error| Error::Model(format!("{what} model: {e}"));
-        let det = Model::load(det).map_err(ctx("detector"))?;
-        let rec = Model::load(rec).map_err(ctx("recogniser"))?;
-        let cls = cls.map(Model::load).transpose().map_err(ctx("direction classifier"))?;
+        let det = Ocr::load_part("detector", det)?;
+        let rec = Ocr::load_part("recogniser", rec)?;
+        let cls = cls.map(|c| Ocr::load_part("direction classifier", c)).transpose()?;
+        Ocr::from_models(det, rec, cls)
+    }
+
+    /// Loads one of the three models; errors name it (`what`: "detector", "recogniser" or
+    /// "direction classifier").
+    pub fn load_part(what: &str, bytes: &[u8]) -> Result<Model> {
+        Model::load(bytes).map_err(|e| Error::Model(format!("{what} model: {e}")))
+    }
+
+    /// The pipeline over models loaded already (see [`Ocr::load_part`]).
+    pub fn from_models(det: Model, rec: Model, cls: Option<Model>) -> Result<Ocr> {
         let characters = rec
             .metadata("character")
             .ok_or_else(|| {

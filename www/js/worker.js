@@ -1,0 +1,338 @@
+// The inference worker: the wasm engine, the models and every scan run here, so the page's main
+// thread only draws. Requests are `{id, op, ...args}` and get `{id, ok, result | error}`; model
+// downloads and evaluations also post `{type: 'progress' | 'eval-progress', ...}` as they go.
+// Models come from Cache Storage when present (the service worker precaches the compressed
+// ones; the originals are cached here the first time the comparison panel asks for them).
+import init, { Scanner, Ocr, version, wasmMemoryBytes, wasmHeapBytes } from '/pkg/slimscan.js';
+import { charAccuracy, textAgreement, boxAgreement, median } from './metrics.js';
+
+const ROLES = ['detector', 'recogniser', 'direction', 'classifier'];
+const PREVIEW_MAX_SIDE = 1280;
+const CAPTURE_MAX_SIDE = 2560;
+const LATENCY_WINDOW = 15;
+
+let build = null;   // /build.json: version and download sizes
+let catalog = null; // /models.json: the model files per role and variant
+const sets = { compressed: null, original: null }; // {scanner, memory, bytes, errors}
+const latency = { compressed: {}, original: {} };  // role -> recent ms
+let lastAgreement = null;
+
+const handlers = { init: initEngine, loadOriginal, frame, capture, scanFile, evaluate, stats, setCompare };
+let compare = false;
+
+self.onmessage = async (ev) => {
+  const { id, op, ...args } = ev.data;
+  try {
+    if (!handlers[op]) throw new Error(`unknown request ${op}`);
+    const { result, transfer = [] } = await handlers[op](args);
+    self.postMessage({ id, ok: true, result }, transfer);
+  } catch (e) {
+    self.postMessage({ id, ok: false, error: String(e?.message ?? e) });
+  }
+};
+
+async function fetchJson(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return res.json();
+}
+
+async function initEngine() {
+  const t0 = performance.now();
+  await init();
+  catalog = await fetchJson('/models.json');
+  build = await fetchJson('/build.json').catch(() => ({ version: 'dev', files: {} }));
+  await loadSet('compressed');
+  return { result: { version: version(), loadMs: performance.now() - t0, ...describe() } };
+}
+
+async function loadOriginal() {
+  if (!sets.original) await loadSet('original');
+  compare = true;
+  return { result: describe() };
+}
+
+async function setCompare({ on }) {
+  compare = Boolean(on) && Boolean(sets.original);
+  return { result: { compare } };
+}
+
+// What the page shows about the loaded models.
+function describe() {
+  const out = {};
+  for (const v of ['compressed', 'original']) {
+    const s = sets[v];
+    if (!s) continue;
+    out[v] = { bytes: s.bytes, memory: s.memory, errors: s.errors };
+  }
+  return { sets: out, memory: memoryNow() };
+}
+
+function memoryNow() {
+  return { wasm: wasmMemoryBytes(), heap: wasmHeapBytes() };
+}
+
+function modelCacheName() {
+  return `slimscan-models-${build?.version ?? 'dev'}`;
+}
+
+// The bytes of one model file, from any cache of this origin or the network, with progress.
+async function fetchModel(url, role, variant) {
+  let res = await caches.match(url);
+  const cached = Boolean(res);
+  if (!res) {
+    res = await fetch(url);
+    if (!res.ok) throw new Error(`the ${role} model (${url}) could not be downloaded: HTTP ${res.status}`);
+  }
+  const total = Number(res.headers.get('content-length')) || build?.files?.[url] || 0;
+  const reader = res.body.getReader();
+  const chunks = [];
+  let loaded = 0;
+  let lastReport = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.length;
+    if (loaded - lastReport > 256 * 1024 || loaded === total) {
+      lastReport = loaded;
+      self.postMessage({ type: 'progress', role, variant, url, loaded, total, cached });
+    }
+  }
+  const bytes = new Uint8Array(loaded);
+  let at = 0;
+  for (const c of chunks) { bytes.set(c, at); at += c.length; }
+  self.postMessage({ type: 'progress', role, variant, url, loaded, total: loaded, cached, done: true });
+  if (!cached) {
+    const cache = await caches.open(modelCacheName());
+    await cache.put(url, new Response(bytes, { headers: { 'content-type': 'application/octet-stream', 'content-length': String(loaded) } }));
+  }
+  return bytes;
+}
+
+async function forget(url) {
+  for (const name of await caches.keys()) await (await caches.open(name)).delete(url);
+}
+
+// Which model a load error names (the engine prefixes its messages with the model's role).
+function failedRole(message) {
+  if (/^detector model/.test(message)) return 'detector';
+  if (/^recogniser model|character. metadata/.test(message)) return 'recogniser';
+  if (/^direction classifier model/.test(message)) return 'direction';
+  if (/^document type model/.test(message)) return 'classifier';
+  return null;
+}
+
+// Loads one variant's models; a model that fails is left out (and evicted from the caches so a
+// reload fetches it again) and the rest still load, so codes keep working without OCR.
+async function loadSet(variant) {
+  const bytes = {};
+  const files = {};
+  const errors = [];
+  for (const m of catalog.models) {
+    const url = m[variant];
+    try {
+      files[m.role] = await fetchModel(url, m.role, variant);
+      bytes[m.role] = files[m.role].length;
+    } catch (e) {
+      errors.push({ role: m.role, url, message: String(e.message ?? e) });
+    }
+  }
+  let scanner = null;
+  for (let attempt = 0; attempt < ROLES.length && !scanner; attempt++) {
+    try {
+      const ocr = files.detector && files.recogniser;
+      scanner = Scanner.load(ocr ? files.detector : undefined, ocr ? files.recogniser : undefined,
+        ocr ? files.direction : undefined, files.classifier);
+    } catch (e) {
+      const message = String(e.message ?? e);
+      const role = failedRole(message) ?? 'detector';
+      const url = catalog.models.find((m) => m.role === role)?.[variant];
+      errors.push({ role, url, message });
+      if (url) await forget(url);
+      if (role === 'classifier') delete files.classifier;
+      else { delete files.detector; delete files.recogniser; delete files.direction; }
+    }
+  }
+  if (!scanner) throw new Error(`no ${variant} model could be loaded: ${errors.map((e) => e.message).join('; ')}`);
+  const memory = JSON.parse(scanner.modelMemory());
+  sets[variant] = { scanner, bytes, memory, errors };
+}
+
+function pixels(bitmap, maxSide) {
+  const scale = Math.min(1, maxSide / Math.max(bitmap.width, bitmap.height));
+  const w = Math.max(1, Math.round(bitmap.width * scale));
+  const h = Math.max(1, Math.round(bitmap.height * scale));
+  const canvas = new OffscreenCanvas(w, h);
+  const g = canvas.getContext('2d', { willReadFrequently: true });
+  g.drawImage(bitmap, 0, 0, w, h);
+  bitmap.close();
+  return g.getImageData(0, 0, w, h);
+}
+
+function record(variant, role, ms) {
+  if (!(ms >= 0)) return;
+  const list = (latency[variant][role] ??= []);
+  list.push(ms);
+  if (list.length > LATENCY_WINDOW) list.shift();
+}
+
+function latencyMedians() {
+  const out = {};
+  for (const v of ['compressed', 'original']) {
+    out[v] = {};
+    for (const [role, list] of Object.entries(latency[v])) out[v][role] = { median: median(list), n: list.length };
+  }
+  return out;
+}
+
+async function frame({ bitmap }) {
+  const img = pixels(bitmap, PREVIEW_MAX_SIDE);
+  const r = JSON.parse(sets.compressed.scanner.push(img.width, img.height, img.data));
+  r.width = img.width;
+  r.height = img.height;
+  if (r.doc_type) record('compressed', 'classifier', r.timings_ms.classify);
+  if (compare && sets.original) {
+    try {
+      const t0 = performance.now();
+      const o = JSON.parse(sets.original.scanner.classify(img.width, img.height, img.data));
+      record('original', 'classifier', performance.now() - t0);
+      r.original_doc_type = o;
+    } catch { /* no original classifier: nothing to compare */ }
+  }
+  r.memory = memoryNow();
+  return { result: r };
+}
+
+function rectifiedPage(scanner) {
+  const w = scanner.pageWidth();
+  const h = scanner.pageHeight();
+  if (!w || !h) return null;
+  const rgba = scanner.pageRgba();
+  return { width: w, height: h, rgba };
+}
+
+function recordScan(variant, r) {
+  const t = r.timings_ms ?? {};
+  if (r.type_probabilities) record(variant, 'classifier', t.classify);
+  if (t.ocr_det > 0) record(variant, 'detector', t.ocr_det);
+  if (t.ocr_rec > 0) record(variant, 'recogniser', t.ocr_rec);
+  if (t.ocr_cls > 0) record(variant, 'direction', t.ocr_cls);
+}
+
+function topLabel(r) {
+  const p = r.type_probabilities;
+  if (!p) return null;
+  return ['text', 'form', 'barcode', 'qr', 'none'][p.indexOf(Math.max(...p))];
+}
+
+function agreement(c, o) {
+  const rectOf = (l) => {
+    const xs = l.corners.map((p) => p[0]);
+    const ys = l.corners.map((p) => p[1]);
+    return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
+  };
+  return {
+    classifier: topLabel(c) && topLabel(o) ? { same: topLabel(c) === topLabel(o), compressed: topLabel(c), original: topLabel(o) } : null,
+    detector: { compressed: c.lines.length, original: o.lines.length, matched: boxAgreement(c.lines.map(rectOf), o.lines.map(rectOf)) },
+    recogniser: { text: textAgreement(c.text, o.text) },
+  };
+}
+
+function scanPixels(img) {
+  const c = sets.compressed.scanner;
+  const r = JSON.parse(c.capture(img.width, img.height, img.data));
+  recordScan('compressed', r);
+  // The image the text was read in: the rectified page, or the frame when there is none.
+  const page = rectifiedPage(c) ?? { width: img.width, height: img.height, rgba: img.data, frame: true };
+  if (compare && sets.original) {
+    const o = JSON.parse(sets.original.scanner.capture(img.width, img.height, img.data));
+    recordScan('original', o);
+    lastAgreement = agreement(r, o);
+    r.original = { type: o.type, text: o.text, timings_ms: o.timings_ms };
+  }
+  r.memory = memoryNow();
+  return { result: { scan: r, page }, transfer: [page.rgba.buffer] };
+}
+
+async function capture({ bitmap }) {
+  return scanPixels(pixels(bitmap, CAPTURE_MAX_SIDE));
+}
+
+async function scanFile({ bytes }) {
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(new Blob([bytes]));
+  } catch {
+    throw new Error('this file is not an image the browser can decode (use PNG, JPEG or WebP)');
+  }
+  return scanPixels(pixels(bitmap, CAPTURE_MAX_SIDE));
+}
+
+async function stats() {
+  return { result: { latency: latencyMedians(), agreement: lastAgreement, ...describe() } };
+}
+
+async function fetchBytes(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+// Accuracy of each loaded variant on the bundled set (www/eval): the classifier's top-1, the
+// recogniser's character accuracy on line crops, and the detector's page character accuracy
+// read with the compressed recogniser (so only the detector differs between the variants).
+async function evaluate() {
+  const manifest = await fetchJson('/eval/manifest.json');
+  const variants = ['compressed', 'original'].filter((v) => sets[v]);
+  const total = variants.length * (manifest.classifier.length + manifest.lines.length + manifest.pages.length);
+  let done = 0;
+  const step = (label) => self.postMessage({ type: 'eval-progress', done: ++done, total, label });
+  const out = {};
+  const compressedFile = async (role) => fetchModel(catalog.models.find((m) => m.role === role).compressed, role, 'compressed');
+  for (const v of variants) {
+    const { scanner } = sets[v];
+    const res = {};
+    let right = 0;
+    for (const item of manifest.classifier) {
+      try {
+        const r = JSON.parse(scanner.classifyImage(await fetchBytes(`/eval/${item.file}`)));
+        if (r.label === item.label) right++;
+      } catch { /* counted as wrong */ }
+      step(`${v}: document type`);
+    }
+    res.classifier = { accuracy: right / manifest.classifier.length, n: manifest.classifier.length };
+    const reads = [];
+    for (const item of manifest.lines) {
+      let text = '';
+      try { text = JSON.parse(scanner.readLine(await fetchBytes(`/eval/${item.file}`))).text; } catch { /* empty */ }
+      reads.push([text, item.text]);
+      step(`${v}: text lines`);
+    }
+    res.recogniser = { accuracy: pooledAccuracy(reads), n: reads.length };
+    const det = await fetchModel(catalog.models.find((m) => m.role === 'detector')[v], 'detector', v);
+    const ocr = Ocr.load(det, await compressedFile('recogniser'), await compressedFile('direction'));
+    const pages = [];
+    for (const item of manifest.pages) {
+      let text = '';
+      try { text = JSON.parse(ocr.scanImage(await fetchBytes(`/eval/${item.file}`))).text; } catch { /* empty */ }
+      pages.push([text, item.text]);
+      step(`${v}: pages`);
+    }
+    ocr.free();
+    res.detector = { accuracy: pooledAccuracy(pages), n: pages.length };
+    out[v] = res;
+  }
+  return { result: out };
+}
+
+// 1 − (total edits / total reference characters) over a set of [read, truth] pairs.
+function pooledAccuracy(pairs) {
+  let chars = 0;
+  let right = 0;
+  for (const [read, truth] of pairs) {
+    chars += truth.length;
+    right += charAccuracy(read, truth) * truth.length;
+  }
+  return chars ? right / chars : 0;
+}
