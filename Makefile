@@ -54,7 +54,7 @@ tools:
 
 wasm: tools
 	RUSTFLAGS="$(WASM_RUSTFLAGS)" cargo build --locked --lib --release --target $(WASM_TARGET)
-	wasm-bindgen --target web --out-dir pkg --out-name slimscan \
+	wasm-bindgen --target web --out-dir pkg --out-name slimscan --remove-name-section --remove-producers-section \
 		$(CARGO_TARGET_DIR)/$(WASM_TARGET)/release/slimscan.wasm
 	@printf '{\n  "name": "slimscan",\n  "version": "%s",\n  "description": "slimscan engine: compressed (.slim) and ONNX models in WebAssembly",\n  "license": "MIT OR Apache-2.0",\n  "type": "module",\n  "main": "slimscan.js",\n  "types": "slimscan.d.ts",\n  "files": ["slimscan.js", "slimscan.d.ts", "slimscan_bg.wasm", "slimscan_bg.wasm.d.ts"],\n  "sideEffects": ["./snippets/*"]\n}\n' \
 		"$(CRATE_VERSION)" > pkg/package.json

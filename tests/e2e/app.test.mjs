@@ -7,6 +7,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import os from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { chromium } from 'playwright-core';
 import { launchChromium, launchWithCamera } from '../browser/chromium.mjs';
 import { makeScene, SCENE } from './scene.mjs';
 import { startApp, ROOT } from './server.mjs';
@@ -48,6 +51,15 @@ async function resultOf(page) {
   }));
 }
 
+// Visible buttons, file pickers, checkboxes' labels and the panel's summary smaller than 44 px.
+function smallTargets(page) {
+  return page.evaluate(() => [...document.querySelectorAll('button, .button, label.toggle, summary')]
+    .filter((e) => e.offsetParent !== null)
+    .map((e) => ({ e, r: e.getBoundingClientRect() }))
+    .filter(({ r }) => r.width < 44 || r.height < 44)
+    .map(({ e, r }) => `${e.id || e.textContent.trim()}: ${Math.round(r.width)}x${Math.round(r.height)}`));
+}
+
 function ms(v) {
   return `${Math.round(v)} ms`;
 }
@@ -85,6 +97,7 @@ test('the camera scene is scanned: the QR code and a known text line appear', LO
   // A URL is shown with an explicit button, never opened by itself.
   assert.equal(await page.locator('#codes button', { hasText: 'Open link' }).count(), 1);
   assert.equal(popups, 1, 'only the page itself');
+  assert.deepEqual(await smallTargets(page), [], 'touch targets of at least 44 px');
   console.log(`cold cache: models ready ${ms(r.marks['slimscan:ready'])}, first live result ${ms(r.marks['slimscan:first-preview'])}, ` +
     `first scan result ${ms(r.marks['slimscan:first-scan'])} after page load`);
   await page.screenshot({ path: path.join(ARTIFACTS, 'app-scan.png') });
@@ -122,6 +135,31 @@ test('the comparison panel measures original and compressed models', { timeout: 
   await page.locator('#compare').screenshot({ path: path.join(ARTIFACTS, 'app-compare.png') });
 });
 
+test('Chromium finds the app installable', LONG, async () => {
+  // Installability is not judged in incognito contexts, so this one has a profile on disk.
+  const profile = mkdtempSync(path.join(os.tmpdir(), 'slimscan-profile-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    watch(context);
+    const page = context.pages()[0] ?? await context.newPage();
+    await page.goto(app.origin);
+    await page.evaluate(() => navigator.serviceWorker.ready);
+    const cdp = await context.newCDPSession(page);
+    const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+    assert.deepEqual(installabilityErrors, []);
+    const { url, data } = await cdp.send('Page.getAppManifest');
+    assert.match(url, /manifest\.webmanifest$/);
+    assert.equal(JSON.parse(data).display, 'standalone');
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+});
+
 test('a denied camera explains itself and the file picker still scans', LONG, async () => {
   const denied = await launchWithCamera(scene.y4m, { grant: false });
   try {
@@ -137,6 +175,7 @@ test('a denied camera explains itself and the file picker still scans', LONG, as
     assert.deepEqual(r.codes, [SCENE.qr]);
     assert.ok(r.text.includes(KNOWN_LINE), r.text);
     assert.deepEqual(errors, []);
+    assert.deepEqual(await smallTargets(page), [], 'touch targets in portrait');
     await page.screenshot({ path: path.join(ARTIFACTS, 'app-denied-portrait.png') });
   } finally {
     await denied.close();
@@ -164,6 +203,10 @@ test('with a warm cache the first scan is timed, and offline the app still scans
   await waitForScan(page);
   const warm = await resultOf(page);
   assert.ok(await page.evaluate(() => Boolean(navigator.serviceWorker.controller)), 'the service worker controls the page');
+  const build = await page.evaluate(async () => (await fetch('/build.json')).json());
+  const names = await page.evaluate(() => caches.keys());
+  assert.ok(names.includes(`slimscan-shell-${build.version}`), names.join());
+  assert.ok(names.every((n) => n.endsWith(build.version)), `only this version's caches: ${names.join()}`);
   console.log(`warm cache: models ready ${ms(warm.marks['slimscan:ready'])}, first live result ${ms(warm.marks['slimscan:first-preview'])}, ` +
     `first scan result ${ms(warm.marks['slimscan:first-scan'])} after page load`);
 
