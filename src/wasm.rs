@@ -148,6 +148,8 @@ pub struct Scanner {
     /// Heap bytes each model held right after loading (detector, recogniser, direction
     /// classifier, document type), 0 when absent.
     held: [usize; 4],
+    /// The result of `captureVisual`, waiting for `captureText`.
+    pending: Option<crate::scan::scanner::ScanResult>,
 }
 
 /// Heap bytes currently allocated by the Rust side (not the linear memory's size, which only
@@ -191,7 +193,7 @@ impl Scanner {
         let classifier = classifier?;
         held[3] = h3;
         let scanner = crate::scan::scanner::Scanner::new(ocr, classifier);
-        Ok(Scanner { session: crate::scan::scanner::ScanSession::new(scanner), held })
+        Ok(Scanner { session: crate::scan::scanner::ScanSession::new(scanner), held, pending: None })
     }
 
     /// Heap bytes each model held right after loading: JSON `{"detector", "recogniser",
@@ -265,6 +267,32 @@ impl Scanner {
     pub fn capture(&mut self, width: usize, height: usize, rgba: &[u8]) -> Result<String, JsError> {
         let img = crate::scan::image::RgbImage::from_rgba(width, height, rgba)?;
         Ok(serde_json::to_string(&self.session.capture(&img)?)?)
+    }
+
+    /// The first part of `capture`: page, rectified page, type and codes, without the text
+    /// (`text` "", `lines` and `fields` empty), so an app can show them while the text is read.
+    /// Finish with `captureText` on the same pixels.
+    #[wasm_bindgen(js_name = captureVisual)]
+    pub fn capture_visual(&mut self, width: usize, height: usize, rgba: &[u8]) -> Result<String, JsError> {
+        let img = crate::scan::image::RgbImage::from_rgba(width, height, rgba)?;
+        let r = self.session.capture_visual(&img)?;
+        let json = serde_json::to_string(&r)?;
+        self.pending = Some(r);
+        Ok(json)
+    }
+
+    /// The second part of `capture`: reads the text and form fields of the pixels given to the
+    /// last `captureVisual` and returns the whole result. Throws when there is none pending.
+    #[wasm_bindgen(js_name = captureText)]
+    pub fn capture_text(&mut self, width: usize, height: usize, rgba: &[u8]) -> Result<String, JsError> {
+        let mut r =
+            self.pending.take().ok_or_else(|| JsError::new("captureText needs a captureVisual first"))?;
+        if (r.width, r.height) != (width, height) {
+            return Err(JsError::new("captureText needs the same pixels as the captureVisual before it"));
+        }
+        let img = crate::scan::image::RgbImage::from_rgba(width, height, rgba)?;
+        self.session.scanner.read_text(&img, &mut r)?;
+        Ok(serde_json::to_string(&r)?)
     }
 
     /// The full scan of a PNG/JPEG file (no session smoothing).

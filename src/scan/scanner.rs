@@ -151,13 +151,16 @@ pub struct Scanner {
     classifier: Option<Classifier>,
     pub options: ScanOptions,
     rectified: Option<RgbImage>,
+    /// The grey image the last [`Scanner::scan_visual`] read codes in and
+    /// [`Scanner::read_text`] finds form fields in: the rectified page, or the frame.
+    grey: Option<Luma>,
 }
 
 impl Scanner {
     /// A scanner with the models given (each optional: without OCR no text or fields, without
     /// the classifier the type is "unknown").
     pub fn new(ocr: Option<Ocr>, classifier: Option<Classifier>) -> Scanner {
-        Scanner { ocr, classifier, options: ScanOptions::default(), rectified: None }
+        Scanner { ocr, classifier, options: ScanOptions::default(), rectified: None, grey: None }
     }
 
     pub fn ocr_mut(&mut self) -> Option<&mut Ocr> {
@@ -198,6 +201,15 @@ impl Scanner {
 
     /// The full pipeline on one frame.
     pub fn scan(&mut self, frame: &RgbImage) -> Result<ScanResult> {
+        let mut r = self.scan_visual(frame)?;
+        self.read_text(frame, &mut r)?;
+        Ok(r)
+    }
+
+    /// The first part of [`Scanner::scan`]: page, rectification, document type and codes —
+    /// what an app can show at once while the text is read. `text`, `lines` and `fields` are
+    /// empty until [`Scanner::read_text`] runs on the same frame.
+    pub fn scan_visual(&mut self, frame: &RgbImage) -> Result<ScanResult> {
         let mut t = ScanTimings::default();
         let t0 = now_ms();
         let luma = Luma::from_rgb(frame);
@@ -205,6 +217,7 @@ impl Scanner {
         let t1 = now_ms();
         t.page = t1 - t0;
         self.rectified = None;
+        self.grey = None;
         let mut page_result = None;
         let mut to_frame = None;
         if let Some(p) = page {
@@ -241,6 +254,7 @@ impl Scanner {
                 }
             }
         }
+        self.grey = Some(page_luma.unwrap_or(luma));
         let found = codes::dedupe(found);
         let t4 = now_ms();
         t.codes = t4 - t3;
@@ -253,39 +267,6 @@ impl Scanner {
                 type_source = "codes";
             }
         }
-        // OCR for documents: a frame classified as "none" gets no text (nothing invented), and a
-        // lone barcode or QR code without a page is its codes.
-        let read = match label {
-            "none" => false,
-            "barcode" | "qr" => page_result.is_some(),
-            _ => true,
-        };
-        let (mut text, mut lines, mut fields) = (String::new(), Vec::new(), Vec::new());
-        if read {
-            if let Some(ocr) = self.ocr.as_mut() {
-                let img = self.rectified.as_ref().unwrap_or(frame);
-                let read = ocr.scan(img)?;
-                t.ocr_det = read.timings_ms.det;
-                t.ocr_cls = read.timings_ms.cls;
-                t.ocr_rec = read.timings_ms.rec;
-                let t5 = now_ms();
-                fields = forms::extract(&read.lines, page_luma.as_ref().unwrap_or(&luma));
-                t.forms = now_ms() - t5;
-                text = read.text;
-                lines = read.lines;
-            }
-        }
-        // Nothing found at all (no page, no code, no text): whatever the classifier thought,
-        // there is no document here.
-        if page_result.is_none()
-            && found.is_empty()
-            && text.is_empty()
-            && label != "unknown"
-            && label != "none"
-        {
-            label = "none";
-            type_source = "nothing found";
-        }
         t.total = now_ms() - t0;
         Ok(ScanResult {
             width: frame.width,
@@ -296,11 +277,57 @@ impl Scanner {
             type_probabilities: doc_type.map(|d| d.probabilities),
             page: page_result,
             codes: found,
-            text,
-            lines,
-            fields,
+            text: String::new(),
+            lines: Vec::new(),
+            fields: Vec::new(),
             timings_ms: t,
         })
+    }
+
+    /// The second part of [`Scanner::scan`]: the text and form fields of `frame` (its
+    /// rectified page when [`Scanner::scan_visual`] found one; pass the same frame), added to
+    /// `r`, whose type then falls to "none" when nothing at all was found.
+    pub fn read_text(&mut self, frame: &RgbImage, r: &mut ScanResult) -> Result<()> {
+        let t0 = now_ms();
+        // OCR for documents: a frame classified as "none" gets no text (nothing invented), and a
+        // lone barcode or QR code without a page is its codes.
+        let read = match r.doc_type.as_str() {
+            "none" => false,
+            "barcode" | "qr" => r.page.is_some(),
+            _ => true,
+        };
+        if read {
+            if let Some(ocr) = self.ocr.as_mut() {
+                let img = self.rectified.as_ref().unwrap_or(frame);
+                let page = ocr.scan(img)?;
+                r.timings_ms.ocr_det = page.timings_ms.det;
+                r.timings_ms.ocr_cls = page.timings_ms.cls;
+                r.timings_ms.ocr_rec = page.timings_ms.rec;
+                let t5 = now_ms();
+                let grey = match self.grey.take() {
+                    Some(g) if g.width == img.width && g.height == img.height => g,
+                    _ => Luma::from_rgb(img),
+                };
+                r.fields = forms::extract(&page.lines, &grey);
+                self.grey = Some(grey);
+                r.timings_ms.forms = now_ms() - t5;
+                r.text = page.text;
+                r.lines = page.lines;
+            }
+        }
+        // Nothing found at all (no page, no code, no text): whatever the classifier thought,
+        // there is no document here.
+        if r.page.is_none()
+            && r.codes.is_empty()
+            && r.text.is_empty()
+            && r.doc_type != "unknown"
+            && r.doc_type != "none"
+        {
+            r.doc_type = "none".into();
+            r.type_source = "nothing found";
+        }
+        r.timings_ms.total += now_ms() - t0;
+        Ok(())
     }
 }
 
@@ -432,7 +459,16 @@ impl ScanSession {
     /// The full scan of a frame (the captured one): its own document type averaged with the
     /// recent frames', and the codes read in recent frames added.
     pub fn capture(&mut self, frame: &RgbImage) -> Result<ScanResult> {
-        let mut r = self.scanner.scan(frame)?;
+        let mut r = self.capture_visual(frame)?;
+        self.scanner.read_text(frame, &mut r)?;
+        Ok(r)
+    }
+
+    /// The first part of [`ScanSession::capture`] (see [`Scanner::scan_visual`]): page, type
+    /// smoothed over the session, codes including those the preview remembers. Finish with
+    /// [`Scanner::read_text`] on the same frame.
+    pub fn capture_visual(&mut self, frame: &RgbImage) -> Result<ScanResult> {
+        let mut r = self.scanner.scan_visual(frame)?;
         if let Some(p) = r.type_probabilities {
             self.types.push_back(p);
             if self.types.len() > self.options.type_frames.max(1) {

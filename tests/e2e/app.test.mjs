@@ -64,6 +64,13 @@ function ms(v) {
   return `${Math.round(v)} ms`;
 }
 
+// When each result appeared, counted from the start of the page load.
+function timeline(marks) {
+  return `models ready ${ms(marks['slimscan:ready'])}, first live result (page outline, codes) ` +
+    `${ms(marks['slimscan:first-preview'])}, first scan result (rectified page, type, codes) ` +
+    `${ms(marks['slimscan:first-result'])}, its text and fields ${ms(marks['slimscan:first-scan'])} after page load`;
+}
+
 before(async () => {
   app = await startApp();
   const drawing = await launchChromium();
@@ -98,8 +105,7 @@ test('the camera scene is scanned: the QR code and a known text line appear', LO
   assert.equal(await page.locator('#codes button', { hasText: 'Open link' }).count(), 1);
   assert.equal(popups, 1, 'only the page itself');
   assert.deepEqual(await smallTargets(page), [], 'touch targets of at least 44 px');
-  console.log(`cold cache: models ready ${ms(r.marks['slimscan:ready'])}, first live result ${ms(r.marks['slimscan:first-preview'])}, ` +
-    `first scan result ${ms(r.marks['slimscan:first-scan'])} after page load`);
+  console.log(`cold cache: ${timeline(r.marks)}`);
   await page.screenshot({ path: path.join(ARTIFACTS, 'app-scan.png') });
 });
 
@@ -207,8 +213,7 @@ test('with a warm cache the first scan is timed, and offline the app still scans
   const names = await page.evaluate(() => caches.keys());
   assert.ok(names.includes(`slimscan-shell-${build.version}`), names.join());
   assert.ok(names.every((n) => n.endsWith(build.version)), `only this version's caches: ${names.join()}`);
-  console.log(`warm cache: models ready ${ms(warm.marks['slimscan:ready'])}, first live result ${ms(warm.marks['slimscan:first-preview'])}, ` +
-    `first scan result ${ms(warm.marks['slimscan:first-scan'])} after page load`);
+  console.log(`warm cache: ${timeline(warm.marks)}`);
 
   // Really offline: the browser's network is cut and the server is gone.
   await mainContext.setOffline(true);

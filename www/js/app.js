@@ -160,7 +160,7 @@ async function capture() {
   say('Scanning…');
   try {
     const bitmap = await createImageBitmap(video);
-    show(await worker.call('capture', { bitmap }, [bitmap]));
+    showFinal(await worker.call('capture', { bitmap }, [bitmap]));
   } catch (e) {
     showError(`The scan failed: ${e.message}`);
   } finally {
@@ -169,12 +169,24 @@ async function capture() {
   }
 }
 
-function show({ scan, page }) {
-  lastScan = page && !page.frame ? { scan, page } : null;
-  results.show(scan);
+// The first part of a scan (page, type, codes) arrives before the text is read.
+let shownPage = null;
+worker.on('partial', ({ scan, page }) => {
+  shownPage = page;
+  lastScan = null;
+  results.show(scan, { reading: true });
   $('page-view').hidden = false;
   $('page-view').querySelector('h2').textContent = page.frame ? 'Scanned image' : 'Captured page';
   drawPage($('page-canvas'), page, scan);
+  if (!performance.getEntriesByName('slimscan:first-result').length) performance.mark('slimscan:first-result');
+  say('Reading the text…');
+});
+
+function showFinal({ scan }) {
+  const page = shownPage;
+  lastScan = page && !page.frame ? { scan, page } : null;
+  results.show(scan);
+  if (page) drawPage($('page-canvas'), page, scan);
   if (!performance.getEntriesByName('slimscan:first-scan').length) performance.mark('slimscan:first-scan');
   document.body.dataset.scans = String(Number(document.body.dataset.scans ?? 0) + 1);
   say(`Scanned: ${scan.type}, ${scan.codes.length} code(s), ${scan.lines.length} text line(s), ${scan.fields.length} field(s).`);
@@ -188,7 +200,7 @@ async function scanFile(file) {
   say(`Scanning ${file.name || 'the image'}…`);
   try {
     const bytes = new Uint8Array(await file.arrayBuffer());
-    show(await worker.call('scanFile', { bytes }, [bytes.buffer]));
+    showFinal(await worker.call('scanFile', { bytes }, [bytes.buffer]));
   } catch (e) {
     showError(`${file.name || 'The image'} could not be scanned: ${e.message}`);
     say('Ready.');

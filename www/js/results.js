@@ -69,7 +69,8 @@ export class Results {
     $('download-csv').addEventListener('click', () => download('slimscan-fields.csv', 'text/csv;charset=utf-8', fieldsCsv(this.scan?.fields ?? [])));
   }
 
-  show(scan) {
+  /** Shows a scan; `reading` while its text is still being read. */
+  show(scan, { reading = false } = {}) {
     const $ = this.$;
     this.scan = scan;
     $('no-result').hidden = true;
@@ -79,7 +80,7 @@ export class Results {
       ? `(${Math.round(scan.type_confidence * 100)} % sure)`
       : `(${scan.type_source})`;
     const t = scan.timings_ms;
-    $('scan-timing').textContent = `Scanned in ${Math.round(t.total)} ms (page ${Math.round(t.page)}, codes ${Math.round(t.codes)}, ` +
+    $('scan-timing').textContent = reading ? `Page, type and codes in ${Math.round(t.total)} ms; reading the text…` : `Scanned in ${Math.round(t.total)} ms (page ${Math.round(t.page)}, codes ${Math.round(t.codes)}, ` +
       `text detection ${Math.round(t.ocr_det)}, recognition ${Math.round(t.ocr_rec)}, forms ${Math.round(t.forms)} ms).`;
 
     const list = $('codes');
@@ -87,7 +88,10 @@ export class Results {
     $('codes-block').hidden = scan.codes.length === 0;
 
     $('text').value = scan.text;
-    $('text-block').hidden = scan.text.length === 0;
+    $('text').placeholder = reading ? 'Reading the text…' : '';
+    $('text-block').hidden = !reading && scan.text.length === 0;
+    $('copy-text').disabled = reading;
+    $('download-text').disabled = reading;
 
     const body = $('fields').tBodies[0];
     body.replaceChildren(...scan.fields.map((f) => el('tr', {},

@@ -6,7 +6,7 @@ export class WorkerClient {
     this.worker = new Worker(url, { type: 'module' });
     this.pending = new Map();
     this.nextId = 1;
-    this.listeners = { progress: [], 'eval-progress': [], failure: [] };
+    this.listeners = { progress: [], partial: [], 'eval-progress': [], failure: [] };
     this.worker.onmessage = (ev) => this.receive(ev.data);
     this.worker.onerror = (ev) => {
       const message = ev.message || 'the scanner worker could not start';

@@ -24,7 +24,7 @@ self.onmessage = async (ev) => {
   const { id, op, ...args } = ev.data;
   try {
     if (!handlers[op]) throw new Error(`unknown request ${op}`);
-    const { result, transfer = [] } = await handlers[op](args);
+    const { result, transfer = [] } = await handlers[op]({ ...args, id });
     self.postMessage({ id, ok: true, result }, transfer);
   } catch (e) {
     self.postMessage({ id, ok: false, error: String(e?.message ?? e) });
@@ -239,12 +239,16 @@ function agreement(c, o) {
   };
 }
 
-function scanPixels(img) {
+// A full scan in two parts: page, type and codes are posted as soon as they are known (a
+// `partial` message with the rectified page), then the text and fields are read.
+function scanPixels(img, id) {
   const c = sets.compressed.scanner;
-  const r = JSON.parse(c.capture(img.width, img.height, img.data));
+  const first = JSON.parse(c.captureVisual(img.width, img.height, img.data));
+  // The image the text is read in: the rectified page, or the frame when there is none.
+  const page = rectifiedPage(c) ?? { width: img.width, height: img.height, rgba: img.data.slice(), frame: true };
+  self.postMessage({ type: 'partial', id, scan: first, page }, [page.rgba.buffer]);
+  const r = JSON.parse(c.captureText(img.width, img.height, img.data));
   recordScan('compressed', r);
-  // The image the text was read in: the rectified page, or the frame when there is none.
-  const page = rectifiedPage(c) ?? { width: img.width, height: img.height, rgba: img.data, frame: true };
   if (compare && sets.original) {
     const o = JSON.parse(sets.original.scanner.capture(img.width, img.height, img.data));
     recordScan('original', o);
@@ -252,21 +256,21 @@ function scanPixels(img) {
     r.original = { type: o.type, text: o.text, timings_ms: o.timings_ms };
   }
   r.memory = memoryNow();
-  return { result: { scan: r, page }, transfer: [page.rgba.buffer] };
+  return { result: { scan: r } };
 }
 
-async function capture({ bitmap }) {
-  return scanPixels(pixels(bitmap, CAPTURE_MAX_SIDE));
+async function capture({ bitmap, id }) {
+  return scanPixels(pixels(bitmap, CAPTURE_MAX_SIDE), id);
 }
 
-async function scanFile({ bytes }) {
+async function scanFile({ bytes, id }) {
   let bitmap;
   try {
     bitmap = await createImageBitmap(new Blob([bytes]));
   } catch {
     throw new Error('this file is not an image the browser can decode (use PNG, JPEG or WebP)');
   }
-  return scanPixels(pixels(bitmap, CAPTURE_MAX_SIDE));
+  return scanPixels(pixels(bitmap, CAPTURE_MAX_SIDE), id);
 }
 
 async function stats() {

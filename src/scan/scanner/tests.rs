@@ -110,3 +110,16 @@ fn an_empty_frame_is_none_whatever_the_classifier_says() {
     let r = Scanner::new(None, None).scan(&background(640, 480, 21)).unwrap();
     assert_eq!((r.doc_type.as_str(), r.type_source), ("unknown", "none"));
 }
+
+#[test]
+fn a_scan_in_two_parts_equals_the_whole_scan() {
+    let mut s = Scanner::new(None, Some(committed_classifier()));
+    for frame in [frame_with_page(&QUAD), background(640, 480, 3)] {
+        let whole = s.scan(&frame).unwrap();
+        let mut parts = s.scan_visual(&frame).unwrap();
+        assert!(parts.text.is_empty() && parts.lines.is_empty() && parts.fields.is_empty());
+        s.read_text(&frame, &mut parts).unwrap();
+        parts.timings_ms = whole.timings_ms.clone();
+        assert_eq!(parts, whole);
+    }
+}
