@@ -209,24 +209,22 @@ impl Scanner {
     #[wasm_bindgen(js_name = classifyImage)]
     pub fn classify_image(&mut self, bytes: &[u8]) -> Result<String, JsError> {
         let (img, _) = decode_timed(bytes)?;
-        let c = self
-            .session
-            .scanner
-            .classifier_mut()
-            .ok_or_else(|| JsError::new("no document type model loaded"))?;
-        Ok(serde_json::to_string(&c.classify(&img)?)?)
+        self.classify_rgb(&img)
     }
 
     /// The document-type classifier alone on RGBA pixels (a video frame): JSON `{label,
     /// confidence, probabilities}`. Throws when no classifier is loaded.
     pub fn classify(&mut self, width: usize, height: usize, rgba: &[u8]) -> Result<String, JsError> {
-        let img = crate::scan::image::RgbImage::from_rgba(width, height, rgba)?;
+        self.classify_rgb(&crate::scan::image::RgbImage::from_rgba(width, height, rgba)?)
+    }
+
+    fn classify_rgb(&mut self, img: &crate::scan::image::RgbImage) -> Result<String, JsError> {
         let c = self
             .session
             .scanner
             .classifier_mut()
             .ok_or_else(|| JsError::new("no document type model loaded"))?;
-        Ok(serde_json::to_string(&c.classify(&img)?)?)
+        Ok(serde_json::to_string(&c.classify(img)?)?)
     }
 
     /// Reads a PNG/JPEG image of one text line (no detection): JSON `{text, confidence,

@@ -2,12 +2,17 @@
 // background networking, no component updates, no sync), headless and without GPU.
 import { chromium } from 'playwright-core';
 
+const EXECUTABLE = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
+
 export function launchChromium(extraArgs = []) {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', ...extraArgs],
-  });
+  return chromium.launch({ executablePath: EXECUTABLE, args: [...ARGS, ...extraArgs] });
+}
+
+/** A browser context with a profile in `dir` (not incognito), launched the same way. */
+export function launchWithProfile(dir) {
+  return chromium.launchPersistentContext(dir, { executablePath: EXECUTABLE, args: ARGS });
 }
 
 /** Chromium with a fake camera showing `file` (.y4m or .mjpeg); `grant` false denies it instead. */

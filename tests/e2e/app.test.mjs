@@ -9,8 +9,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import os from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { chromium } from 'playwright-core';
-import { launchChromium, launchWithCamera } from '../browser/chromium.mjs';
+import { launchChromium, launchWithCamera, launchWithProfile } from '../browser/chromium.mjs';
 import { makeScene, SCENE } from './scene.mjs';
 import { startApp, ROOT } from './server.mjs';
 
@@ -144,11 +143,7 @@ test('the comparison panel measures original and compressed models', { timeout: 
 test('Chromium finds the app installable', LONG, async () => {
   // Installability is not judged in incognito contexts, so this one has a profile on disk.
   const profile = mkdtempSync(path.join(os.tmpdir(), 'slimscan-profile-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
+  const context = await launchWithProfile(profile);
   try {
     watch(context);
     const page = context.pages()[0] ?? await context.newPage();

@@ -119,7 +119,7 @@ fn a_scan_in_two_parts_equals_the_whole_scan() {
         let mut parts = s.scan_visual(&frame).unwrap();
         assert!(parts.text.is_empty() && parts.lines.is_empty() && parts.fields.is_empty());
         s.read_text(&frame, &mut parts).unwrap();
-        parts.timings_ms = whole.timings_ms.clone();
+        parts.timings_ms = whole.timings_ms;
         assert_eq!(parts, whole);
     }
 }
