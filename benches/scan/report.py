@@ -92,7 +92,7 @@ def extra(e):
     wt = c["types"].get("text", {}).get("word_accuracy")
     if wt is not None:
         out.append(f"- Text pages, word accuracy: original {o['types']['text']['word_accuracy']:.2f} %, "
-                   f"compressed {wt:.2f} % (mostly missing spaces between words of small print).")
+                   f"compressed {wt:.2f} %.")
     return out
 
 

@@ -60,7 +60,7 @@ test(`wasm memory stays flat over a ${SECONDS} s camera session`, { timeout: (SE
   const growth = (end.wasm - baseline.wasm) / baseline.wasm;
   const mb = (b) => `${(b / 1e6).toFixed(1)} MB`;
   console.log(`soak ${SECONDS} s: ${end.frames - start.frames} preview frames, ${end.scans - start.scans} captures; ` +
-    `wasm memory ${mb(start.wasm)} at the first scan, ${mb(baseline.wasm)} after ${WARMUP} s, ${mb(end.wasm)} at the end ` +
+    `wasm memory ${mb(start.wasm)} before the first capture grew it, ${mb(baseline.wasm)} after ${WARMUP} s, ${mb(end.wasm)} at the end ` +
     `(growth after warm-up ${(growth * 100).toFixed(2)} %); Rust heap in use ${mb(baseline.heap)} → ${mb(end.heap)}`);
   assert.ok(end.frames - start.frames > SECONDS, 'the preview kept running');
   assert.ok(end.scans - start.scans >= Math.floor(SECONDS / CAPTURE_EVERY) - 1, 'the captures ran');

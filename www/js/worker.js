@@ -37,8 +37,15 @@ async function fetchJson(url) {
   return res.json();
 }
 
+// The smallest module using a wasm SIMD instruction (i8x16.splat, i8x16.popcnt): the engine is
+// built with simd128 and cannot run without it.
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+
 async function initEngine() {
   const t0 = performance.now();
+  if (!WebAssembly.validate(SIMD_PROBE)) {
+    throw new Error('this browser lacks WebAssembly SIMD, which the engine needs (Chrome 91+, Firefox 89+, Safari 16.4+)');
+  }
   await init();
   catalog = await fetchJson('/models.json');
   build = await fetchJson('/build.json').catch(() => ({ version: 'dev', files: {} }));
