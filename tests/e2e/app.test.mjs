@@ -105,6 +105,9 @@ test('the camera scene is scanned: the QR code and a known text line appear', LO
   assert.equal(popups, 1, 'only the page itself');
   assert.deepEqual(await smallTargets(page), [], 'touch targets of at least 44 px');
   console.log(`cold cache: ${timeline(r.marks)}`);
+  // Two more preview frames, so the overlay carries the captured text boxes.
+  const frames = await page.evaluate(() => Number(document.body.dataset.frames));
+  await page.waitForFunction((n) => Number(document.body.dataset.frames) >= n + 2, frames, LONG);
   await page.screenshot({ path: path.join(ARTIFACTS, 'app-scan.png') });
 });
 
