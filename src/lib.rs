@@ -38,8 +38,7 @@ pub mod synth;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
-// Not under `cfg(test)`: the format tests install an allocator probe of their own.
-#[cfg(all(target_arch = "wasm32", not(test)))]
+#[cfg(target_arch = "wasm32")]
 mod wasm_heap;
 
 pub use error::{Error, FormatError, FormatErrorKind, HuffmanError, Result};
