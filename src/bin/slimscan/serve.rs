@@ -239,9 +239,10 @@ fn respond_with(
         _ => "Service Unavailable",
     };
     let mut head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+        "HTTP/1.1 {status} {reason}\r\n{}Content-Length: {}\r\n\
          Cache-Control: no-cache\r\nContent-Security-Policy: {CSP}\r\nX-Content-Type-Options: nosniff\r\n\
          Referrer-Policy: no-referrer\r\nCross-Origin-Resource-Policy: same-origin\r\nConnection: close\r\n",
+        if content_type.is_empty() { String::new() } else { format!("Content-Type: {content_type}\r\n") },
         body.len()
     );
     if let Some(tag) = etag {
