@@ -78,6 +78,11 @@ const SPACE_EVIDENCE: f32 = 0.05;
 const WIDE_GAP_RATIO: f32 = 1.5;
 const WIDE_GAP_STEPS: usize = 2;
 const SPACE_TRACE: f32 = 0.005;
+/// Characters that join the tokens around them (e-mail addresses, URLs, dates, reference
+/// numbers): no space is restored next to them. The recogniser gives the space class
+/// 0.1–0.4 beside these wide-bearing glyphs even where the text has none ("info @example.net",
+/// "INV -067177", "http:/ /"); a space it actually emits stays.
+const JOINERS: [&str; 5] = ["@", "/", "-", "_", "\\"];
 
 /// Greedy CTC: the most probable class at each of `probs.len() / classes` time steps, repeats
 /// collapsed, blanks dropped — then word spaces the greedy path lost restored.
@@ -132,7 +137,8 @@ pub fn greedy_decode(probs: &[f32], charset: &Charset) -> Result<Decoded> {
             let wide = median_gap
                 .is_some_and(|m| gap as f32 >= WIDE_GAP_RATIO * m as f32 && gap >= m + WIDE_GAP_STEPS);
             let restore = peak_p >= SPACE_EVIDENCE || (wide && peak_p >= SPACE_TRACE);
-            if restore && c != sp && c0 != sp {
+            let joined = JOINERS.contains(&charset.get(c)) || JOINERS.contains(&charset.get(c0));
+            if restore && !joined && c != sp && c0 != sp {
                 text.push_str(charset.get(sp));
                 steps.push(peak_t);
             }
@@ -204,6 +210,17 @@ mod tests {
         // The same gap without any space probability stays one word.
         let quiet: Vec<_> = seq.iter().map(|&(c, _)| (c, 0.0)).collect();
         assert_eq!(greedy_decode(&steps_with_space(&quiet, 5), &cs).unwrap().text, "toon");
+    }
+
+    #[test]
+    fn no_space_is_restored_beside_a_joining_character() {
+        // "a@b" with the space class at 0.3 on both sides of the "@": still one token; a space
+        // the recogniser emits itself stays.
+        let cs = Charset::from_metadata("a\n@\nb", 5).unwrap();
+        let seq = [(1, 0.0), (0, 0.3), (2, 0.0), (0, 0.3), (3, 0.0)];
+        assert_eq!(greedy_decode(&steps_with_space(&seq, 5), &cs).unwrap().text, "a@b");
+        let emitted = [(1, 0.0), (4, 0.0), (2, 0.0), (0, 0.0), (3, 0.0)];
+        assert_eq!(greedy_decode(&steps_with_space(&emitted, 5), &cs).unwrap().text, "a @b");
     }
 
     #[test]
