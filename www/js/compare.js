@@ -80,7 +80,7 @@ export class ComparePanel {
       if (text != null) e.textContent = text;
       return e;
     };
-    const L = 60, R = 470, T = 12, B = 220;
+    const L = 60, R = 440, T = 12, B = 220;
     const children = [
       node('line', { x1: L, y1: B, x2: R, y2: B, stroke: 'currentColor' }),
       node('line', { x1: L, y1: T, x2: L, y2: B, stroke: 'currentColor' }),
@@ -106,7 +106,8 @@ export class ComparePanel {
     const x = (b) => L + ((Math.log10(b) - lo) / Math.max(hi - lo, 1)) * (R - L);
     const y = (a) => B - ((a - yLo) / Math.max(1 - yLo, 0.01)) * (B - T);
     for (let e = lo; e <= hi; e++) {
-      children.push(node('text', { x: x(10 ** e), y: B + 14, 'text-anchor': 'middle' }, formatBytes(10 ** e)));
+      const b = 10 ** e;
+      children.push(node('text', { x: x(b), y: B + 14, 'text-anchor': 'middle' }, b >= 1e6 ? `${b / 1e6} MB` : `${b / 1e3} kB`));
     }
     for (const a of [yLo, (yLo + 1) / 2, 1]) {
       children.push(node('text', { x: L - 4, y: y(a) + 4, 'text-anchor': 'end' }, `${Math.round(a * 100)}%`));
