@@ -7,21 +7,10 @@ export function normalize(text) {
   return text.normalize('NFC').replace(/\s+/gu, ' ').trim();
 }
 
-/** Levenshtein distance between two arrays (or strings, compared by UTF-16 unit). */
-export function editDistance(a, b) {
-  if (a.length < b.length) [a, b] = [b, a];
-  let prev = new Int32Array(b.length + 1).map((_, j) => j);
-  let cur = new Int32Array(b.length + 1);
-  for (let i = 1; i <= a.length; i++) {
-    cur[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const sub = prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1);
-      cur[j] = Math.min(sub, prev[j] + 1, cur[j - 1] + 1);
-    }
-    [prev, cur] = [cur, prev];
-  }
-  return prev[b.length];
-}
+// Levenshtein distance between two arrays: the app's, which measures accuracy in the browser.
+import { editDistance } from '../../www/js/metrics.js';
+
+export { editDistance };
 
 const codePoints = (s) => Array.from(s, (c) => c.codePointAt(0));
 const words = (s) => (s === '' ? [] : s.split(' '));

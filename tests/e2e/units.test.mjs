@@ -2,7 +2,7 @@
 // contents, CSV cells that a spreadsheet cannot run, the homography of the overlay.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { editDistance, charAccuracy, textAgreement, boxAgreement, median } from '../../www/js/metrics.js';
+import { editDistance, charAccuracy, pooledAccuracy, textAgreement, boxAgreement, median } from '../../www/js/metrics.js';
 import { linkOf, csvCell, fieldsCsv } from '../../www/js/results.js';
 import { rectToQuad } from '../../www/js/overlay.js';
 
@@ -14,6 +14,10 @@ test('edit distance, character accuracy and agreement', () => {
   assert.ok(Math.abs(charAccuracy('Parcelweight', 'Parcel weight') - 12 / 13) < 1e-12);
   assert.equal(charAccuracy('something long and wrong', 'ab'), 0, 'floored at 0');
   assert.equal(charAccuracy('', ''), 1);
+  // Pooled: 1 edit in 13 characters plus 0 in 2 is 1 − 1/15, not the mean of 12/13 and 1.
+  assert.ok(Math.abs(pooledAccuracy([['Parcelweight', 'Parcel weight'], ['ab', 'ab']]) - 14 / 15) < 1e-12);
+  assert.equal(pooledAccuracy([['a long wrong reading', 'x']]), 0, 'floored at 0');
+  assert.deepEqual([editDistance(['to', 'on'], ['to']), editDistance('née', 'nee')], [1, 1], 'arrays by element');
   assert.equal(textAgreement('abcd', 'abce'), 0.75);
   assert.equal(median([5, 1, 3]), 3);
   assert.equal(median([4, 1, 3, 2]), 2.5);

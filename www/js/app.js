@@ -196,7 +196,7 @@ function showFinal({ scan }) {
 async function scanFile(file) {
   if (!file) return;
   if (!ready) { showError('The scanner is still loading; try again in a moment.'); return; }
-  if (file.size > 64 << 20) { showError(`${file.name} is too large (${formatBytes(file.size)}; the limit is 64 MB).`); return; }
+  if (file.size > 64e6) { showError(`${file.name} is too large (${formatBytes(file.size)}; the limit is 64 MB).`); return; }
   say(`Scanning ${file.name || 'the image'}…`);
   try {
     const bytes = new Uint8Array(await file.arrayBuffer());

@@ -1,7 +1,10 @@
 // Small measures shared by the worker and the page: character accuracy, agreement of two box
 // lists, medians. Plain functions, no DOM, so the Node tests import them directly.
 
-/** Levenshtein distance over Unicode code points (two rows of memory). */
+/**
+ * Levenshtein distance (two rows of memory) between two sequences: strings compare by Unicode
+ * code point, arrays (of code points, of words) by element.
+ */
 export function editDistance(a, b) {
   const s = [...a];
   const t = [...b];
@@ -17,11 +20,24 @@ export function editDistance(a, b) {
   return prev[t.length];
 }
 
-/** 1 − edits / reference length, floored at 0 (1 when both are empty). */
+/**
+ * 1 − total edits / total reference characters over [read, truth] pairs, in code points,
+ * floored at 0: long lines weigh more than short ones (0 for no reference characters).
+ */
+export function pooledAccuracy(pairs) {
+  let chars = 0;
+  let edits = 0;
+  for (const [read, truth] of pairs) {
+    chars += [...truth].length;
+    edits += editDistance(read, truth);
+  }
+  return chars ? Math.max(0, 1 - edits / chars) : 0;
+}
+
+/** The same for one reading (1 when both are empty). */
 export function charAccuracy(read, truth) {
-  const n = [...truth].length;
-  if (n === 0) return read.length === 0 ? 1 : 0;
-  return Math.max(0, 1 - editDistance(read, truth) / n);
+  if (truth.length === 0) return read.length === 0 ? 1 : 0;
+  return pooledAccuracy([[read, truth]]);
 }
 
 /** How alike two readings are: 1 − edits / the longer length (1 when both are empty). */

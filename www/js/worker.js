@@ -1,10 +1,11 @@
 // The inference worker: the wasm engine, the models and every scan run here, so the page's main
 // thread only draws. Requests are `{id, op, ...args}` and get `{id, ok, result | error}`; model
-// downloads and evaluations also post `{type: 'progress' | 'eval-progress', ...}` as they go.
+// downloads, scans and evaluations also post `{type: 'progress' | 'partial' | 'eval-progress',
+// ...}` as they go.
 // Models come from Cache Storage when present (the service worker precaches the compressed
 // ones; the originals are cached here the first time the comparison panel asks for them).
 import init, { Scanner, Ocr, version, wasmMemoryBytes, wasmHeapBytes } from '/pkg/slimscan.js';
-import { charAccuracy, textAgreement, boxAgreement, median } from './metrics.js';
+import { pooledAccuracy, textAgreement, boxAgreement, median } from './metrics.js';
 
 const ROLES = ['detector', 'recogniser', 'direction', 'classifier'];
 const PREVIEW_MAX_SIDE = 1280;
@@ -300,7 +301,11 @@ async function evaluate() {
   let done = 0;
   const step = (label) => self.postMessage({ type: 'eval-progress', done: ++done, total, label });
   const out = {};
+  // The pages are read with the compressed recogniser and direction classifier whichever the
+  // detector, so only the detector differs between the variants.
   const compressedFile = async (role) => fetchModel(catalog.models.find((m) => m.role === role).compressed, role, 'compressed');
+  const rec = await compressedFile('recogniser');
+  const direction = await compressedFile('direction');
   for (const v of variants) {
     const { scanner } = sets[v];
     const res = {};
@@ -322,7 +327,7 @@ async function evaluate() {
     }
     res.recogniser = { accuracy: pooledAccuracy(reads), n: reads.length };
     const det = await fetchModel(catalog.models.find((m) => m.role === 'detector')[v], 'detector', v);
-    const ocr = Ocr.load(det, await compressedFile('recogniser'), await compressedFile('direction'));
+    const ocr = Ocr.load(det, rec, direction);
     const pages = [];
     for (const item of manifest.pages) {
       let text = '';
@@ -335,15 +340,4 @@ async function evaluate() {
     out[v] = res;
   }
   return { result: out };
-}
-
-// 1 − (total edits / total reference characters) over a set of [read, truth] pairs.
-function pooledAccuracy(pairs) {
-  let chars = 0;
-  let right = 0;
-  for (const [read, truth] of pairs) {
-    chars += truth.length;
-    right += charAccuracy(read, truth) * truth.length;
-  }
-  return chars ? right / chars : 0;
 }
