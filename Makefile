@@ -222,8 +222,8 @@ TRAIN_COUNT ?= 12000
 TEST_COUNT ?= 2000
 # Budgets measured on the 2-core machine: see models/train/README.md.
 MOBILENET_SIZE ?= 112
-MOBILENET_ARGS ?= --base-epochs 8 --prune-epochs 3 --qat-epochs 0.5 --prune-dc-epochs 2 \
-	--prune-qat-epochs 1 --prune-sparsity 0.8 --dc-sparsity 0.92
+MOBILENET_ARGS ?= --base-epochs 11 --prune-epochs 2 --qat-epochs 0.3 --prune-dc-epochs 3 \
+	--prune-qat-epochs 0.5 --prune-sparsity 0.8 --dc-sparsity 0.92 --distill 0.5
 RESNET_SIZE ?= 96
 RESNET_ARGS ?= --base-epochs 4 --base-lr 0.04 --prune-epochs 2 --qat-epochs 0.3 --prune-dc-epochs 1.5 \
 	--prune-qat-epochs 0.5 --prune-sparsity 0.9 --dc-sparsity 0.96 --wd 1e-4

@@ -89,7 +89,7 @@ def to_input(xb: torch.Tensor) -> torch.Tensor:
     x = xb.permute(0, 3, 1, 2).float().div_(255.0)
     m = torch.tensor(MEAN).view(1, 3, 1, 1)
     s = torch.tensor(STD).view(1, 3, 1, 1)
-    return (x - m) / s
+    return ((x - m) / s).contiguous(memory_format=torch.channels_last)
 
 
 def augment(xb: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -112,7 +112,7 @@ def augment(xb: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     out = ((out - mu) * gain + mu + bias).clamp_(0, 255).div_(255.0)
     m = torch.tensor(MEAN).view(1, 3, 1, 1)
     s = torch.tensor(STD).view(1, 3, 1, 1)
-    return (out - m) / s
+    return ((out - m) / s).contiguous(memory_format=torch.channels_last)
 
 
 def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch: int = 100) -> float:
@@ -127,22 +127,37 @@ def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch: int = 100) -
 
 # --------------------------------------------------------------------------------- models
 def build(arch: str) -> nn.Module:
+    """Random-init torchvision model in channels-last layout: oneDNN's CPU convolutions train
+    MobileNetV2 1.4x and ResNet-50 1.15x faster that way than in NCHW (measured on the 2-core
+    VM, batch 64; bfloat16 autocast was slower there)."""
     import torchvision
     if arch == "mobilenet_v2":
-        return torchvision.models.mobilenet_v2(weights=None, num_classes=len(CLASSES))
-    if arch == "resnet50":
-        return torchvision.models.resnet50(weights=None, num_classes=len(CLASSES), zero_init_residual=True)
-    raise SystemExit(f"train.py: unknown --arch {arch}")
+        model = torchvision.models.mobilenet_v2(weights=None, num_classes=len(CLASSES))
+    elif arch == "resnet50":
+        model = torchvision.models.resnet50(weights=None, num_classes=len(CLASSES), zero_init_residual=True)
+    else:
+        raise SystemExit(f"train.py: unknown --arch {arch}")
+    return model.to(memory_format=torch.channels_last)
 
 
 def prunable(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
-def layer_targets(model: nn.Module, target: float) -> dict[str, float]:
-    """Per-layer sparsity whose weight-weighted mean is `target`: the first conv, depthwise
-    convs and the classifier get half of it (they are small and sensitive, as in
-    `slimscan compress --prune`), every other layer the rate that makes up the total."""
+def layer_targets(model: nn.Module, target: float, allocation: str = "erk") -> dict[str, float]:
+    """Per-layer sparsity whose weight-weighted mean is `target`.
+
+    "erk" (Erdős–Rényi-kernel, Evci et al. 2020, RigL): a layer keeps a fraction of its
+    weights proportional to (sum of its dimensions) / (product of its dimensions), capped at
+    1, so small layers (depthwise convs, narrow 1x1 convs, the classifier) stay dense or
+    nearly so and the wide layers carry the pruning; the first conv stays dense. At MobileNetV2's 92 % the "half" rule
+    left the narrow early 1x1 convs 94 % sparse and cost 7.3 points in PyTorch (88.10 %).
+
+    "half": the first conv, depthwise convs and the classifier get half of the target, every
+    other layer the rate that makes up the total (the rule of the ResNet-50 rows measured on
+    2026-11-29)."""
+    if allocation == "erk":
+        return erk_targets(model, target)
     layers = prunable(model)
     first = layers[0][0]
     last = layers[-1][0]
@@ -154,6 +169,23 @@ def layer_targets(model: nn.Module, target: float) -> dict[str, float]:
     n_small, n_big = sum(small.values()), sum(big.values())
     s_big = min(0.995, (target * (n_small + n_big) - target / 2 * n_small) / n_big)
     return {**{n: target / 2 for n in small}, **{n: s_big for n in big}}
+
+
+def erk_targets(model: nn.Module, target: float) -> dict[str, float]:
+    layers = [(n, m.weight.numel(), sum(m.weight.shape) / m.weight.numel()) for n, m in prunable(model)]
+    keep_total = (1 - target) * sum(k for _, k, _ in layers)
+    dense = {layers[0][0]}  # the first conv sees the pixels: kept dense, as in RigL
+    while True:
+        # densities eps * score; layers whose density would pass 1 stay dense, the rest share
+        # what is left
+        free = [(n, k, sc) for n, k, sc in layers if n not in dense]
+        left = keep_total - sum(k for n, k, _ in layers if n in dense)
+        eps = left / max(1e-12, sum(k * sc for _, k, sc in free))
+        over = {n for n, _, sc in free if eps * sc >= 1}
+        if not over:
+            break
+        dense |= over
+    return {n: 0.0 if n in dense else 1 - eps * sc for n, _, sc in layers}
 
 
 def conv_bn_sites(model: nn.Module) -> list[tuple[nn.Module, str, str, str]]:
@@ -195,6 +227,8 @@ def magnitude_masks(model: nn.Module, rates: dict[str, float], old: dict | None)
         if old is not None:
             w = w * old[n].flatten()
         k = int(round(rates.get(n, 0.0) * w.numel()))
+        if old is not None:
+            k = max(k, int((old[n] == 0).sum()))  # the schedule only grows: pruned stays pruned
         mask = torch.ones_like(w)
         if k > 0:
             idx = torch.argsort(w, stable=True)[:k]
@@ -286,7 +320,7 @@ def prepare_qat(model: nn.Module) -> nn.Module:
     model = fold_bn(model).train()
     model.qconfig = qat_qconfig()
     tq.prepare_qat(model, inplace=True)
-    return model
+    return model.to(memory_format=torch.channels_last)
 
 
 # --------------------------------------------------------------------------------- export
@@ -324,9 +358,21 @@ def progress(total: int, initial: int, desc: str):
         return contextlib.nullcontext()
 
 
-def run_stage(stage: str, a, model: nn.Module, data, log: Log, masks=None, prune_to=None, prune_from=0.0):
+def distill_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, temp: float) -> torch.Tensor:
+    """Hinton's soft-target loss: KL(teacher || student) at temperature `temp`, times temp²
+    so its gradients keep the scale of the hard-label loss."""
+    return F.kl_div(F.log_softmax(logits / temp, 1), F.log_softmax(teacher_logits / temp, 1),
+                    log_target=True, reduction="batchmean") * temp * temp
+
+
+def run_stage(stage: str, a, model: nn.Module, data, log: Log, masks=None, prune_to=None, prune_from=0.0,
+              teacher: nn.Module | None = None):
     """SGD with cosine decay over `epochs`; pruning (if prune_to) ramps from prune_from to
-    prune_to over the first --prune-ramp of the steps, the rest fine-tunes at the final mask."""
+    prune_to over the first --prune-ramp of the steps, the rest fine-tunes at the final mask.
+    With a teacher (the trained f32 model) and --distill > 0, the loss mixes the hard labels
+    with the teacher's soft targets: the compressed model learns to answer as the original
+    does, which recovers more of what pruning removes than the labels alone (Deep
+    Compression's retraining, plus distillation)."""
     xtr, ytr, xte, yte = data
     epochs = getattr(a, f"{stage}_epochs")
     lr0 = getattr(a, f"{stage}_lr")
@@ -353,7 +399,7 @@ def run_stage(stage: str, a, model: nn.Module, data, log: Log, masks=None, prune
         log(f"{stage}: resumed at step {step}/{total}")
     ramp_end = int(a.prune_ramp * total)
     prune_every = max(1, ramp_end // 40) if prune_to else 0
-    rates_final = layer_targets(model, prune_to) if prune_to else None
+    rates_final = layer_targets(model, prune_to, a.allocation) if prune_to else None
 
     def save():
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "masks": masks,
@@ -379,7 +425,12 @@ def run_stage(stage: str, a, model: nn.Module, data, log: Log, masks=None, prune
         yb = torch.from_numpy(ytr[idx.numpy()])
         for grp in opt.param_groups:
             grp["lr"] = lr_at(step)
-        loss = F.cross_entropy(model(xb), yb, label_smoothing=0.05)
+        logits = model(xb)
+        loss = F.cross_entropy(logits, yb, label_smoothing=0.05)
+        if teacher is not None and a.distill > 0:
+            with torch.no_grad():
+                soft = teacher(xb)
+            loss = (1 - a.distill) * loss + a.distill * distill_loss(logits, soft, a.distill_temp)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -433,6 +484,11 @@ def main(argv=None) -> None:
     ap.add_argument("--prune-ramp", type=float, default=0.5,
                     help="fraction of a pruning stage's steps over which sparsity ramps up; the rest fine-tunes")
     ap.add_argument("--ckpt-minutes", type=float, default=5)
+    ap.add_argument("--allocation", choices=["erk", "half"], default="erk",
+                    help="per-layer sparsity rule (see layer_targets)")
+    ap.add_argument("--distill", type=float, default=0.0,
+                    help="weight of the f32 model's soft targets in the compressed stages' loss (0: labels only)")
+    ap.add_argument("--distill-temp", type=float, default=2.0)
     for s, e, lr in [("base", 6, 0.1), ("prune", 3, 0.03), ("qat", 0.5, 0.002), ("prune_dc", 2, 0.02),
                      ("prune_qat", 1, 0.002)]:
         ap.add_argument(f"--{s.replace('_', '-')}-epochs", type=float, default=e)
@@ -459,6 +515,8 @@ def main(argv=None) -> None:
         results[stage] = {"torch_top1": evaluate(model, xte, yte), "sparsity": sparsity(model),
                           "onnx": onnx_name, "train_s": round(getattr(model, "train_seconds", 0.0), 1),
                           "stage_s": round(time.time() - t_start, 1), "epochs": getattr(a, f"{stage}_epochs"),
+                          "lr": getattr(a, f"{stage}_lr"),
+                          "distill": 0.0 if stage == "base" else a.distill, "distill_temp": a.distill_temp,
                           "versions": {"torch": torch.__version__}}
         if masks:
             results[stage]["layer_sparsity"] = {n: float((m == 0).float().mean()) for n, m in masks.items()}
@@ -482,7 +540,7 @@ def main(argv=None) -> None:
         pruned = copy.deepcopy(base)
         if not finished("prune"):
             t = time.time()
-            pruned, masks = run_stage("prune", a, pruned, data, log, prune_to=a.prune_sparsity)
+            pruned, masks = run_stage("prune", a, pruned, data, log, prune_to=a.prune_sparsity, teacher=base)
             bn_recalibrate(pruned, xtr)
             torch.save({"model": pruned.state_dict(), "masks": masks}, os.path.join(a.out, "prune.pt"))
             export_onnx(pruned, a.size, os.path.join(a.out, "pruned.onnx"))
@@ -493,7 +551,7 @@ def main(argv=None) -> None:
     if "qat" in stages and not finished("qat"):
         t = time.time()
         q = prepare_qat(base)
-        q, _ = run_stage("qat", a, q, data, log)
+        q, _ = run_stage("qat", a, q, data, log, teacher=base)
         q.apply(torch.ao.quantization.disable_observer)
         bf16_round_biases(q)
         torch.save({"model": q.state_dict()}, os.path.join(a.out, "qat.pt"))
@@ -506,7 +564,7 @@ def main(argv=None) -> None:
         t = time.time()
         dc = copy.deepcopy(pruned)
         dc, masks = run_stage("prune_dc", a, dc, data, log, masks=pruned_masks,
-                              prune_to=a.dc_sparsity, prune_from=a.prune_sparsity)
+                              prune_to=a.dc_sparsity, prune_from=a.prune_sparsity, teacher=base)
         bn_recalibrate(dc, xtr)
         torch.save({"model": dc.state_dict(), "masks": masks}, os.path.join(a.out, "prune_dc.pt"))
         record("prune_dc", dc, masks, None, t)
@@ -521,7 +579,7 @@ def main(argv=None) -> None:
             src.load_state_dict(st["model"]); masks = st["masks"]
         q = prepare_qat(src)
         # the folded model keeps the conv names, so the masks still apply
-        q, masks = run_stage("prune_qat", a, q, data, log, masks=masks)
+        q, masks = run_stage("prune_qat", a, q, data, log, masks=masks, teacher=base)
         q.apply(torch.ao.quantization.disable_observer)
         bf16_round_biases(q)
         torch.save({"model": q.state_dict(), "masks": masks}, os.path.join(a.out, "prune_qat.pt"))
