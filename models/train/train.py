@@ -86,7 +86,11 @@ def load_split(data_dir: str, split: str, size: int) -> tuple[np.ndarray, np.nda
 
 def to_input(xb: torch.Tensor) -> torch.Tensor:
     """uint8 NHWC -> normalized f32 NCHW (the manifest's mean/std)."""
-    x = xb.permute(0, 3, 1, 2).float().div_(255.0)
+    return normalize(xb.permute(0, 3, 1, 2).float().div_(255.0))
+
+
+def normalize(x: torch.Tensor) -> torch.Tensor:
+    """0..1 NCHW -> the manifest's mean/std, channels-last (the models' layout, see build)."""
     m = torch.tensor(MEAN).view(1, 3, 1, 1)
     s = torch.tensor(STD).view(1, 3, 1, 1)
     return ((x - m) / s).contiguous(memory_format=torch.channels_last)
@@ -109,10 +113,7 @@ def augment(xb: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     gain = 1 + 0.3 * (torch.rand(n, 1, 1, 1, generator=g) - 0.5)
     bias = 30 * (torch.rand(n, 1, 1, 1, generator=g) - 0.5)
     mu = out.mean(dim=(1, 2, 3), keepdim=True)
-    out = ((out - mu) * gain + mu + bias).clamp_(0, 255).div_(255.0)
-    m = torch.tensor(MEAN).view(1, 3, 1, 1)
-    s = torch.tensor(STD).view(1, 3, 1, 1)
-    return ((out - m) / s).contiguous(memory_format=torch.channels_last)
+    return normalize(((out - mu) * gain + mu + bias).clamp_(0, 255).div_(255.0))
 
 
 def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch: int = 100) -> float:
