@@ -225,7 +225,7 @@ MOBILENET_SIZE ?= 112
 MOBILENET_ARGS ?= --base-epochs 11 --prune-epochs 2 --qat-epochs 0.3 --prune-dc-epochs 3 \
 	--prune-qat-epochs 0.5 --prune-sparsity 0.8 --dc-sparsity 0.92 --distill 0.5
 RESNET_SIZE ?= 96
-RESNET_ARGS ?= --base-epochs 17 --base-lr 0.04 --prune-epochs 2 --qat-epochs 0.3 --prune-dc-epochs 2.5 \
+RESNET_ARGS ?= --base-epochs 17 --base-lr 0.04 --prune-epochs 2 --qat-epochs 0.3 --prune-dc-epochs 3.5 \
 	--prune-qat-epochs 0.5 --prune-sparsity 0.9 --dc-sparsity 0.96 --wd 1e-4 --distill 0.5
 train-env: fonts
 	$(call python_venv,$(TRAIN_VENV),models/train/requirements.txt)
