@@ -71,8 +71,11 @@ pub struct Decoded {
 }
 
 /// A space between two characters is restored when the space class reached this probability
-/// somewhere in the gap, though the blank won every step there.
-const SPACE_EVIDENCE: f32 = 0.05;
+/// somewhere in the gap, though the blank won every step there. 0.05 at first; the compressed
+/// recogniser's space class peaks lower between short words ("TaxID", "Startdate" on the
+/// generated forms), and 0.02 restored them without costing words on benches/ocr/set
+/// (models/REPORT.md, "Word spaces restored").
+const SPACE_EVIDENCE: f32 = 0.02;
 /// ...or when the gap is this many times the line's median gap between characters (and at
 /// least `WIDE_GAP_STEPS` steps wider) and the space class showed at least a trace there.
 const WIDE_GAP_RATIO: f32 = 1.5;
@@ -83,6 +86,12 @@ const SPACE_TRACE: f32 = 0.005;
 /// 0.1–0.4 beside these wide-bearing glyphs even where the text has none ("info @example.net",
 /// "INV -067177", "http:/ /"); a space it actually emits stays.
 const JOINERS: [&str; 5] = ["@", "/", "-", "_", "\\"];
+/// Punctuation that prose follows with a space when it ends a word ("Road, Suite", "Mon, 17"):
+/// after one of these that follows a letter, a trace of the space class (`SPACE_TRACE`) is
+/// enough. The compressed recogniser's space class stays lower in the narrow gap after a comma
+/// than the original's, and such fields were among its losses on the generated forms; a comma
+/// between digits ("1,000") is left alone.
+const SPACED_AFTER: [&str; 2] = [",", ";"];
 
 /// Greedy CTC: the most probable class at each of `probs.len() / classes` time steps, repeats
 /// collapsed, blanks dropped — then word spaces the greedy path lost restored.
@@ -136,7 +145,10 @@ pub fn greedy_decode(probs: &[f32], charset: &Charset) -> Result<Decoded> {
             let gap = t - t0;
             let wide = median_gap
                 .is_some_and(|m| gap as f32 >= WIDE_GAP_RATIO * m as f32 && gap >= m + WIDE_GAP_STEPS);
-            let restore = peak_p >= SPACE_EVIDENCE || (wide && peak_p >= SPACE_TRACE);
+            let after_word_punct = SPACED_AFTER.contains(&charset.get(c0))
+                && i >= 2
+                && charset.get(emitted[i - 2].1).chars().all(char::is_alphabetic);
+            let restore = peak_p >= SPACE_EVIDENCE || ((wide || after_word_punct) && peak_p >= SPACE_TRACE);
             let joined = JOINERS.contains(&charset.get(c)) || JOINERS.contains(&charset.get(c0));
             if restore && !joined && c != sp && c0 != sp {
                 text.push_str(charset.get(sp));
@@ -221,6 +233,19 @@ mod tests {
         assert_eq!(greedy_decode(&steps_with_space(&seq, 5), &cs).unwrap().text, "a@b");
         let emitted = [(1, 0.0), (4, 0.0), (2, 0.0), (0, 0.0), (3, 0.0)];
         assert_eq!(greedy_decode(&steps_with_space(&emitted, 5), &cs).unwrap().text, "a @b");
+    }
+
+    #[test]
+    fn a_trace_of_space_after_a_comma_ending_a_word_is_a_space() {
+        // "d,S" in one letter pitch with the space class at 0.01 after the comma: "d, S"; the
+        // same after a digit ("1,0") or without the trace stays joined.
+        let cs = Charset::from_metadata("d\n,\nS\n1\n0", 7).unwrap();
+        let word = [(1, 0.0), (0, 0.0), (2, 0.0), (0, 0.01), (3, 0.0)];
+        assert_eq!(greedy_decode(&steps_with_space(&word, 7), &cs).unwrap().text, "d, S");
+        let digits = [(4, 0.0), (0, 0.0), (2, 0.0), (0, 0.01), (5, 0.0)];
+        assert_eq!(greedy_decode(&steps_with_space(&digits, 7), &cs).unwrap().text, "1,0");
+        let quiet = [(1, 0.0), (0, 0.0), (2, 0.0), (0, 0.0), (3, 0.0)];
+        assert_eq!(greedy_decode(&steps_with_space(&quiet, 7), &cs).unwrap().text, "d,S");
     }
 
     #[test]

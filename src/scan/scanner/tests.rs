@@ -89,8 +89,11 @@ fn session_reports_a_steady_page_and_remembers_codes() {
 #[test]
 fn options_from_json() {
     let mut o = ScanOptions::default();
-    o.apply_json(r#"{"preview_try_harder": true, "page_max_side": 256, "codes_on_page": false}"#).unwrap();
-    assert!(o.preview_codes.try_harder && !o.codes_on_page && o.page.max_side == 256);
+    o.apply_json(
+        r#"{"preview_try_harder": true, "page_max_side": 256, "codes_on_page": false, "read_none": false}"#,
+    )
+    .unwrap();
+    assert!(o.preview_codes.try_harder && !o.codes_on_page && o.page.max_side == 256 && !o.read_none);
     for bad in [r#"{"page_max_side": 5}"#, r#"{"codes_multiple": 1}"#, r#"{"nope": true}"#, "[1]", "{"] {
         let before = o;
         assert!(o.apply_json(bad).unwrap_err().to_string().contains("scan options"), "{bad}");
@@ -122,4 +125,70 @@ fn a_scan_in_two_parts_equals_the_whole_scan() {
         parts.timings_ms = whole.timings_ms;
         assert_eq!(parts, whole);
     }
+}
+
+fn code(format: &str) -> Code {
+    Code {
+        format: format.into(),
+        text: "x".into(),
+        bytes: Vec::new(),
+        points: Vec::new(),
+        corners: [[0.0; 2]; 4],
+        source: "frame",
+    }
+}
+
+#[test]
+fn decoded_codes_settle_barcode_against_qr() {
+    let (qr, ean) = (code("qr_code"), code("ean_13"));
+    // The classifier's code type gives way to what was decoded ...
+    assert_eq!(type_from_codes("barcode", std::slice::from_ref(&qr)), Some("qr"));
+    assert_eq!(type_from_codes("qr", std::slice::from_ref(&ean)), Some("barcode"));
+    assert_eq!(type_from_codes("none", &[ean.clone(), qr.clone()]), Some("barcode"));
+    // ... agrees, is mixed, or is absent: the classifier's answer stands.
+    assert_eq!(type_from_codes("qr", std::slice::from_ref(&qr)), None);
+    assert_eq!(type_from_codes("qr", &[ean.clone(), qr.clone()]), None);
+    assert_eq!(type_from_codes("barcode", &[]), None);
+    // A code on a document does not make it a code scene.
+    assert_eq!(type_from_codes("text", std::slice::from_ref(&qr)), None);
+    assert_eq!(type_from_codes("form", &[ean]), None);
+}
+
+#[test]
+fn fields_settle_text_against_form() {
+    // Many fields for the lines read: a form, whatever the classifier said.
+    assert_eq!(type_from_fields("text", 8, 14), Some("form"));
+    assert_eq!(type_from_fields("form", 8, 14), None);
+    // A few stray "Label: value" lines in a page of prose, or too few fields: text.
+    assert_eq!(type_from_fields("form", 4, 28), Some("text"));
+    assert_eq!(type_from_fields("form", 2, 3), Some("text"));
+    assert_eq!(type_from_fields("text", 3, 9), Some("form"));
+    assert_eq!(type_from_fields("text", 3, 10), None);
+    // The other types are not the fields' to change.
+    assert_eq!(type_from_fields("qr", 8, 8), None);
+    assert_eq!(type_from_fields("none", 8, 8), None);
+}
+
+fn line(text: &str, confidence: f32) -> Line {
+    Line {
+        text: text.into(),
+        confidence,
+        corners: [[0.0; 2]; 4],
+        det_score: 0.9,
+        rotated: false,
+        row: 0,
+        block: 0,
+    }
+}
+
+#[test]
+fn a_none_frame_keeps_its_text_only_when_it_reads_like_a_page() {
+    let prose = "Members need problems name brought";
+    let page: Vec<Line> = (0..6).map(|_| line(prose, 0.93)).collect();
+    assert!(reads_like_a_page(&page));
+    // Too few lines (a label, a logo), too unsure a reading, or too few letters: not a page.
+    assert!(!reads_like_a_page(&page[..3]));
+    assert!(!reads_like_a_page(&(0..6).map(|_| line(prose, 0.6)).collect::<Vec<_>>()));
+    assert!(!reads_like_a_page(&(0..6).map(|_| line("a-b.", 0.95)).collect::<Vec<_>>()));
+    assert!(!reads_like_a_page(&[]));
 }
