@@ -294,9 +294,9 @@ impl Scanner {
         let t0 = now_ms();
         // OCR for documents; a lone barcode or QR code without a page is its codes. A frame
         // classified as "none" is read too, but keeps its text only if that reads like a page
-        // (`reads_like_a_page`): the classifier sees the frame at 128 pixels and on the scene
-        // set called 12 of 120 pages "none", with neither a page outline nor a code to
-        // contradict it.
+        // (`reads_like_a_page`): the classifier sees the frame at 112 pixels and calls some
+        // close-up pages "none" (../shared/data/codes/falsepositives-1/08.png: 11 lines of
+        // text, no page outline in view), and nothing else would contradict it.
         let read = match r.doc_type.as_str() {
             "none" => self.options.read_none,
             "barcode" | "qr" => r.page.is_some(),
@@ -388,7 +388,7 @@ const FORM_MIN_FIELDS_PER_LINE: f64 = 1.0 / 3.0;
 
 /// Between "text" and "form" the fields found decide: a page where a third or more of the
 /// lines are fields (and at least three) is a form, and one without that many is text. The
-/// whole-frame classifier sees a form's labels and boxes at 224 pixels across a cluttered
+/// whole-frame classifier sees a form's labels and boxes at 112 pixels across a cluttered
 /// frame and mostly calls it text (6 of 60 forms right on the scene set), while the field
 /// extractor reads the page: its generated forms have 0.36–1 fields per line, and its text
 /// pages at most 0.25 (stray "Label: value" looks in prose).

@@ -241,12 +241,10 @@ mod tests {
         // "d,S" in one letter pitch with the space class at 0.01 after the comma: "d, S"; the
         // same after a digit ("1,0") or without the trace stays joined.
         let cs = Charset::from_metadata("d\n,\nS\n1\n0", 7).unwrap();
-        let word = [(1, 0.0), (0, 0.0), (2, 0.0), (0, 0.01), (3, 0.0)];
-        assert_eq!(greedy_decode(&steps_with_space(&word, 7), &cs).unwrap().text, "d, S");
-        let digits = [(4, 0.0), (0, 0.0), (2, 0.0), (0, 0.01), (5, 0.0)];
-        assert_eq!(greedy_decode(&steps_with_space(&digits, 7), &cs).unwrap().text, "1,0");
-        let quiet = [(1, 0.0), (0, 0.0), (2, 0.0), (0, 0.0), (3, 0.0)];
-        assert_eq!(greedy_decode(&steps_with_space(&quiet, 7), &cs).unwrap().text, "d,S");
+        let read = |seq: &[(usize, f32)]| greedy_decode(&steps_with_space(seq, 7), &cs).unwrap().text;
+        assert_eq!(read(&[(1, 0.0), (0, 0.0), (2, 0.0), (0, 0.01), (3, 0.0)]), "d, S");
+        assert_eq!(read(&[(4, 0.0), (0, 0.0), (2, 0.0), (0, 0.01), (5, 0.0)]), "1,0");
+        assert_eq!(read(&[(1, 0.0), (0, 0.0), (2, 0.0), (0, 0.0), (3, 0.0)]), "d,S");
     }
 
     #[test]
