@@ -309,12 +309,11 @@ impl Scanner {
                 r.timings_ms.ocr_det = page.timings_ms.det;
                 r.timings_ms.ocr_cls = page.timings_ms.cls;
                 r.timings_ms.ocr_rec = page.timings_ms.rec;
-                let keep = r.doc_type != "none" || reads_like_a_page(&page.lines);
-                if keep && r.doc_type == "none" {
-                    r.doc_type = "text".into();
-                    r.type_source = "text found";
-                }
-                if keep {
+                if r.doc_type != "none" || reads_like_a_page(&page.lines) {
+                    if r.doc_type == "none" {
+                        r.doc_type = "text".into();
+                        r.type_source = "text found";
+                    }
                     let t5 = now_ms();
                     let grey = match self.grey.take() {
                         Some(g) if g.width == img.width && g.height == img.height => g,

@@ -73,8 +73,9 @@ pub struct Decoded {
 /// A space between two characters is restored when the space class reached this probability
 /// somewhere in the gap, though the blank won every step there. 0.05 at first; the compressed
 /// recogniser's space class peaks lower between short words ("TaxID", "Startdate" on the
-/// generated forms), and 0.02 restored them without costing words on benches/ocr/set
-/// (models/REPORT.md, "Word spaces restored").
+/// generated forms), and 0.02 restored them; on benches/ocr/set, which it was not chosen on,
+/// characters stayed within 0.05 points and page words lost 0.2–0.5 (models/REPORT.md, "Word
+/// spaces restored").
 const SPACE_EVIDENCE: f32 = 0.02;
 /// ...or when the gap is this many times the line's median gap between characters (and at
 /// least `WIDE_GAP_STEPS` steps wider) and the space class showed at least a trace there.
