@@ -77,3 +77,114 @@ fn long_texts_are_cut_on_a_character_boundary() {
     let s = truncate("é".repeat(MAX_TEXT));
     assert!(s.len() <= MAX_TEXT + '…'.len_utf8() && s.ends_with('…'));
 }
+
+/// An Aztec code turned by `deg` around `centre`, `side` pixels with its quiet zone, pasted
+/// on a textured frame.
+fn turned_aztec(text: &str, centre: Point, side: f64, deg: f64) -> crate::scan::image::RgbImage {
+    let mut frame = background(1280, 720, 3);
+    let code = code_image(BarcodeFormat::AZTEC, text, 0, 0);
+    let (s, c) = deg.to_radians().sin_cos();
+    let h = side / 2.0;
+    let quad = [[-h, -h], [h, -h], [h, h], [-h, h]]
+        .map(|[u, v]| [centre[0] + u * c - v * s, centre[1] + u * s + v * c]);
+    paste(&mut frame, &code, &quad);
+    frame
+}
+
+#[test]
+fn reads_a_turned_aztec_code_away_from_the_middle() {
+    // ZXing's Aztec detector starts from the middle of the image and samples along its axes;
+    // the bull's-eye pass hands it each code centred and upright.
+    for (deg, centre) in [(17.0, [300.0, 260.0]), (-21.0, [960.0, 470.0])] {
+        let frame = turned_aztec("TKT4402645552/SENIOR", centre, 230.0, deg);
+        let codes = decode_frame(&frame);
+        let aztec: Vec<_> = codes.iter().filter(|c| c.format == "aztec").collect();
+        assert_eq!(aztec.len(), 1, "{deg}°: {codes:?}");
+        assert_eq!(aztec[0].text, "TKT4402645552/SENIOR");
+        // Its points come back in frame coordinates, around the centre.
+        let mid = aztec[0].points.iter().fold([0.0, 0.0], |a, p| [a[0] + p[0], a[1] + p[1]]);
+        let n = aztec[0].points.len() as f64;
+        assert!(
+            (mid[0] / n - centre[0]).hypot(mid[1] / n - centre[1]) < 20.0,
+            "{deg}°: {:?}",
+            aztec[0].points
+        );
+    }
+}
+
+#[test]
+fn finds_a_bullseye_and_its_rotation() {
+    let frame = turned_aztec("lot 17/B", [500.0, 300.0], 200.0, 14.0);
+    let img = Luma::from_rgb(&frame);
+    let source = Luma8LuminanceSource::new(img.data.clone(), img.width as u32, img.height as u32).unwrap();
+    let bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
+    let found = bullseye::find(bitmap.get_black_matrix(), MAX_BULLSEYES);
+    assert!(!found.is_empty());
+    let b = found[0];
+    assert!((b.center[0] - 500.0).hypot(b.center[1] - 300.0) < 4.0, "{b:?}");
+    let angle = bullseye::rotation(&img, &b).to_degrees();
+    assert!((angle - 14.0).abs() < 2.0, "{angle}");
+    // Nothing on a page of text-like strokes or the textured background alone.
+    for plain in [crate::scan::test_scenes::text_page(900, 600, 5), background(900, 600, 7)] {
+        let l = Luma::from_rgb(&plain);
+        let source = Luma8LuminanceSource::new(l.data.clone(), l.width as u32, l.height as u32).unwrap();
+        let bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
+        assert!(bullseye::find(bitmap.get_black_matrix(), MAX_BULLSEYES).is_empty());
+    }
+}
+
+/// An EAN-13 whose bars come out thin: each bar loses a pixel at either edge to a light grey
+/// (`edge`), as a blurred, bright photo of a 4-pixel-module print does.
+fn thin_barred_ean(edge: u8) -> crate::scan::image::RgbImage {
+    let mut code = code_image(BarcodeFormat::EAN_13, "4006381333931", 380, 90);
+    for y in 0..code.height {
+        let dark = |img: &crate::scan::image::RgbImage, x: usize| img.pixel(x, y)[0] < 128;
+        let edges: Vec<usize> = (1..code.width - 1)
+            .filter(|&x| dark(&code, x) && (!dark(&code, x - 1) || !dark(&code, x + 1)))
+            .collect();
+        for x in edges {
+            let i = (y * code.width + x) * 3;
+            code.data[i..i + 3].copy_from_slice(&[edge; 3]);
+        }
+    }
+    let mut frame = background(640, 360, 9);
+    paste(&mut frame, &code, &[[120.0, 90.0], [540.0, 96.0], [538.0, 236.0], [118.0, 230.0]]);
+    frame
+}
+
+#[test]
+fn tone_curves_read_bars_thinner_than_their_spaces() {
+    let frame = thin_barred_ean(150);
+    let img = Luma::from_rgb(&frame);
+    let hints = DecodeHints {
+        PossibleFormats: Some(formats()),
+        TryHarder: Some(true),
+        AlsoInverted: Some(true),
+        ..DecodeHints::default()
+    };
+    // The plain pass misreads every row (so this scene needs the curves)...
+    let plain = confirmed(&img, read_all(&img, &hints, true), "frame").unwrap();
+    assert!(plain.iter().all(|c| c.text != "4006381333931"), "{plain:?}");
+    // ...and the curved passes read it, agreeing with each other, once.
+    let codes = decode_frame(&frame);
+    let ean: Vec<_> = codes.iter().filter(|c| c.format == "ean_13").collect();
+    assert_eq!(ean.len(), 1, "{codes:?}");
+    assert_eq!(ean[0].text, "4006381333931");
+}
+
+#[test]
+fn a_curved_reading_on_a_code_already_read_gives_way() {
+    let code = |text: &str, corners: [Point; 4]| Code {
+        format: "upc_a".into(),
+        text: text.into(),
+        bytes: vec![],
+        points: vec![],
+        corners,
+        source: "frame",
+    };
+    let read = code("023942431015", [[72.0, 50.0], [261.0, 50.0], [261.0, 110.0], [72.0, 110.0]]);
+    let misread = code("013042431015", [[72.0, 56.0], [261.0, 56.0], [261.0, 116.0], [72.0, 116.0]]);
+    let elsewhere = code("013042431015", [[72.0, 200.0], [261.0, 200.0], [261.0, 260.0], [72.0, 260.0]]);
+    assert!(overlaps(&read, &misread));
+    assert!(!overlaps(&read, &elsewhere));
+}
