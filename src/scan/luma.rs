@@ -53,6 +53,21 @@ impl Luma {
         Luma { width: w, height: h, data }
     }
 
+    /// The Sobel gradient (x, y) at an inner pixel (`1 ≤ x < width - 1`, same for y).
+    #[inline]
+    pub fn sobel(&self, x: usize, y: usize) -> (f32, f32) {
+        let p = |x: usize, y: usize| f32::from(self.data[y * self.width + x]);
+        let gx = p(x + 1, y - 1) + 2.0 * p(x + 1, y) + p(x + 1, y + 1)
+            - p(x - 1, y - 1)
+            - 2.0 * p(x - 1, y)
+            - p(x - 1, y + 1);
+        let gy = p(x - 1, y + 1) + 2.0 * p(x, y + 1) + p(x + 1, y + 1)
+            - p(x - 1, y - 1)
+            - 2.0 * p(x, y - 1)
+            - p(x + 1, y - 1);
+        (gx, gy)
+    }
+
     /// The integer factor that brings the longest side to at most `max_side`.
     pub fn factor_for(&self, max_side: usize) -> usize {
         self.width.max(self.height).div_ceil(max_side.max(1)).max(1)

