@@ -205,11 +205,11 @@ fn read_through_curves(
         AlsoInverted: Some(false),
         ..hints.clone()
     };
-    let curved: Vec<Luma> = GAMMAS.iter().map(|&g| with_gamma(img, g)).collect();
-    let reads: Vec<(usize, rxing::RXingResult)> = curved
+    // One curved copy of the image at a time (a confirmation below makes its own again).
+    let reads: Vec<(usize, rxing::RXingResult)> = GAMMAS
         .iter()
         .enumerate()
-        .flat_map(|(i, c)| read_all(c, &linear, multiple).into_iter().map(move |r| (i, r)))
+        .flat_map(|(i, &g)| read_all(&with_gamma(img, g), &linear, multiple).into_iter().map(move |r| (i, r)))
         .collect();
     let mut codes: Vec<Code> = Vec::new();
     for (i, r) in &reads {
@@ -220,7 +220,12 @@ fn read_through_curves(
             .map(|(j, _)| *j)
             .collect();
         if (passes.len() < 2 || needs_second_line(&code.format, source))
-            && !read_again_beside(&curved[*i], r.getBarcodeFormat(), r.getText(), &code.points)
+            && !read_again_beside(
+                &with_gamma(img, GAMMAS[*i]),
+                r.getBarcodeFormat(),
+                r.getText(),
+                &code.points,
+            )
         {
             continue;
         }
