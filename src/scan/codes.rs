@@ -165,7 +165,7 @@ pub fn decode(img: &Luma, options: &CodeOptions, source: &'static str) -> Result
     let mut codes = confirmed(img, catch_decoder_panic(|| read_all(img, &hints, options.multiple))?, source)?;
     if options.try_harder {
         let curved =
-            catch_decoder_panic(|| read_through_curves(img, &hints, options.multiple, &codes, source))??;
+            catch_decoder_panic(|| read_through_curves(img, &hints, options.multiple, &codes, source))?;
         codes.extend(curved);
         let turned = catch_decoder_panic(|| read_turned_aztecs(img, &codes, source))?;
         codes.extend(turned);
@@ -198,7 +198,7 @@ fn read_through_curves(
     multiple: bool,
     found: &[Code],
     source: &'static str,
-) -> Result<Vec<Code>> {
+) -> Vec<Code> {
     let linear = DecodeHints {
         PossibleFormats: Some(formats().into_iter().filter(|f| !is_2d(&format_name(f))).collect()),
         TryHarder: Some(false),
@@ -233,7 +233,7 @@ fn read_through_curves(
             codes.push(code);
         }
     }
-    Ok(codes)
+    codes
 }
 
 /// The image through the tone curve `255·(v/255)^gamma`.
