@@ -16,6 +16,7 @@ and replaces the text between the `scan-report` markers in models/REPORT.md.
 import argparse
 import json
 import os
+import statistics
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -116,10 +117,17 @@ def browser(b):
         f = b.get("full_scan", {}).get(kind)
         if f:
             lines_n = [p["lines"] for p in f["pages"]]
+            first = (f"; a page's first capture (new sizes to plan): median {f['ms_first_median']:.0f} ms"
+                     if f.get("ms_first_median") is not None else "")
+            stages = ", ".join(
+                f"{k} {statistics.median(p['timings'][k] for p in f['pages']):.0f}"
+                for k in ("page", "codes", "ocr_det", "ocr_cls", "ocr_rec") if all(k in p["timings"] for p in f["pages"]))
             out.append(f"- Full scan of a text page ({kind} models; {len(f['pages'])} pages of the set with the most "
                        f"lines, {min(lines_n)}–{max(lines_n)} lines read): median **{f['ms_median']:.0f} ms**"
                        + (f" (target ≤ 1,000 ms: {'met' if f['ms_median'] <= 1000 else '**not met**'})"
-                          if kind == "compressed" else "") + f"; wasm memory after the run {f['wasm_memory_bytes'] / 1048576:.0f} MiB (it only grows).")
+                          if kind == "compressed" else "") + first
+                       + (f"; median ms per stage: {stages}" if stages else "")
+                       + f"; wasm memory after the run {f['wasm_memory_bytes'] / 1048576:.0f} MiB (it only grows).")
     return out
 
 

@@ -392,3 +392,75 @@ fn decomposed_hardswish(
     }
     Some((vec![add_i, clip_i, mul_i, div_i], div.output.first()?.clone()))
 }
+
+const INT32: i64 = pb::tensor_proto::DataType::Int32 as i64;
+const INT64: i64 = pb::tensor_proto::DataType::Int64 as i64;
+
+/// The `to` of a `Cast` node.
+fn cast_to(n: &pb::NodeProto) -> Option<i64> {
+    if !(is_default_domain(n) && n.op_type == "Cast") {
+        return None;
+    }
+    n.attribute.iter().find(|a| a.name == "to").map(|a| a.i)
+}
+
+/// Rewrites `Cast(to = INT32)` of a `Shape` output into `Cast(to = INT64)` where every value
+/// derived from it through `Slice`, `Gather`, `Squeeze` or `Unsqueeze` ends in a
+/// `Cast(to = INT64)`, so the result is the same. Paddle exports compute reshape targets
+/// this way; tract folds shape arithmetic on symbolic sizes in INT64 but not through INT32,
+/// so without the rewrite a recogniser cannot be prepared with its line width left open.
+/// Returns how many casts were rewritten.
+pub fn widen_shape_casts(g: &mut pb::GraphProto) -> usize {
+    let rewrite: Vec<usize> = {
+        let producers: HashMap<&str, usize> = g
+            .node
+            .iter()
+            .enumerate()
+            .flat_map(|(i, n)| n.output.iter().map(move |o| (o.as_str(), i)))
+            .collect();
+        let consumers = consumer_index(g);
+        let outputs: HashSet<&str> = g.output.iter().map(|o| o.name.as_str()).collect();
+        (0..g.node.len())
+            .filter(|&i| {
+                let n = &g.node[i];
+                let from = n.input.first().and_then(|x| producers.get(x.as_str())).map(|&p| &g.node[p]);
+                cast_to(n) == Some(INT32)
+                    && from.is_some_and(|p| is_default_domain(p) && p.op_type == "Shape")
+                    && ends_in_int64(g, &consumers, &outputs, i, 0)
+            })
+            .collect()
+    };
+    for &i in &rewrite {
+        if let Some(a) = g.node[i].attribute.iter_mut().find(|a| a.name == "to") {
+            a.i = INT64;
+        }
+    }
+    rewrite.len()
+}
+
+/// Whether every use of `node`'s single output goes through index plumbing (`Slice`,
+/// `Gather`, `Squeeze`, `Unsqueeze`, as their data input) to a `Cast(to = INT64)`.
+fn ends_in_int64(
+    g: &pb::GraphProto,
+    consumers: &HashMap<&str, Vec<usize>>,
+    outputs: &HashSet<&str>,
+    node: usize,
+    depth: usize,
+) -> bool {
+    let [out] = &g.node[node].output[..] else { return false };
+    if depth > 8 || outputs.contains(out.as_str()) {
+        return false;
+    }
+    let Some(users) = consumers.get(out.as_str()) else { return false };
+    users.iter().all(|&u| {
+        let c = &g.node[u];
+        if cast_to(c) == Some(INT64) {
+            return true;
+        }
+        is_default_domain(c)
+            && matches!(c.op_type.as_str(), "Slice" | "Gather" | "Squeeze" | "Unsqueeze")
+            && c.input.first() == Some(out)
+            && !c.input[1..].contains(out)
+            && ends_in_int64(g, consumers, outputs, u, depth + 1)
+    })
+}

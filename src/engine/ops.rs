@@ -290,11 +290,56 @@ impl SlimOp {
         }
     }
 
-    fn concrete_output_shape(&self, shape: &[TDim]) -> TractResult<Option<TVec<TDim>>> {
-        let Some(concrete) = shape.iter().map(|d| d.to_usize().ok()).collect::<Option<Vec<_>>>() else {
-            return Ok(None);
+    /// The output shape for an input shape whose dimensions may be symbolic (a batch or a
+    /// text-line width left open while the engine prepares a plan template). Concrete shapes
+    /// go through the layer's own checks; symbolic ones need concrete channels or features.
+    fn output_shape(&self, shape: &[TDim]) -> TractResult<TVec<TDim>> {
+        if let Some(concrete) = shape.iter().map(|d| d.to_usize().ok()).collect::<Option<Vec<_>>>() {
+            return Ok(self.layer.output_shape(&concrete)?.into_iter().map(TDim::from).collect());
+        }
+        let l = &self.layer;
+        let features = |d: &TDim, want: usize| -> TractResult<()> {
+            ensure!(
+                d.to_usize().ok() == Some(want),
+                "{}: input has {d} features, the weights expect {want}",
+                l.weight
+            );
+            Ok(())
         };
-        Ok(Some(self.layer.output_shape(&concrete)?.into_iter().map(TDim::from).collect()))
+        match &l.kind {
+            LayerKind::Conv(spec) => {
+                let [n, c, h, w] = shape else {
+                    bail!("SlimConv expects an NCHW input, got shape {shape:?}")
+                };
+                features(c, l.in_channels * spec.group)?;
+                Ok(tvec![n.clone(), l.out_channels.into(), conv_axis(spec, h, 0), conv_axis(spec, w, 1)])
+            }
+            LayerKind::Gemm { trans_a, .. } => {
+                let [a, b] = shape else { bail!("SlimGemm expects a 2-D input, got shape {shape:?}") };
+                let (m, k) = if *trans_a { (b, a) } else { (a, b) };
+                features(k, l.in_channels)?;
+                Ok(tvec![m.clone(), l.out_channels.into()])
+            }
+            LayerKind::MatMul => {
+                let Some((k, rest)) = shape.split_last() else {
+                    bail!("SlimMatMul expects an input of rank ≥ 1")
+                };
+                features(k, l.in_channels)?;
+                Ok(rest.iter().cloned().chain([l.out_channels.into()]).collect())
+            }
+        }
+    }
+}
+
+/// A convolution's output size along axis `a` (0: height, 1: width) for a possibly symbolic
+/// input size: ONNX's formulas, as [`ConvSpec`] computes them for concrete sizes.
+fn conv_axis(spec: &ConvSpec, size: &TDim, a: usize) -> TDim {
+    let (k, s, d) = (spec.kernel[a], spec.strides[a], spec.dilations[a]);
+    let field = ((k.max(1) - 1) * d + 1) as i64;
+    match &spec.padding {
+        Padding::Explicit(p) => (size.clone() + (p[a] + p[a + 2]) as i64 - field) / s.max(1) as u64 + 1,
+        Padding::Valid => (size.clone() - field) / s.max(1) as u64 + 1,
+        Padding::Same { .. } => size.clone().div_ceil(s.max(1) as u64),
     }
 }
 
@@ -341,10 +386,7 @@ impl EvalOp for SlimOp {
 impl TypedOp for SlimOp {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         ensure!(inputs[0].datum_type == f32::datum_type(), "{} takes f32 input", self.op_name());
-        let shape = self
-            .concrete_output_shape(&inputs[0].shape.to_tvec())?
-            .with_context(|| format!("{} needs concrete input shapes", self.op_name()))?;
-        Ok(tvec!(f32::fact(shape)))
+        Ok(tvec!(f32::fact(self.output_shape(&inputs[0].shape.to_tvec())?)))
     }
 
     as_op!();
@@ -370,9 +412,7 @@ impl Expansion for SlimExpansion {
         s.equals(&inputs[0].datum_type, f32::datum_type())?;
         s.equals(&outputs[0].datum_type, f32::datum_type())?;
         s.given(&inputs[0].shape, move |s, shape| {
-            if let Some(out) = self.0.concrete_output_shape(&shape)? {
-                s.equals(&outputs[0].shape, out)?;
-            }
+            s.equals(&outputs[0].shape, ShapeFactoid::from(self.0.output_shape(&shape)?))?;
             Ok(())
         })
     }

@@ -389,13 +389,86 @@ mod with_compressor {
             }
         }
         let onnx = crate::compress::sample::model_bytes(g, 17);
-        let mut m = Model::load(&slim(&onnx, &Options::default())).unwrap();
-        assert!(m.fixed_input_shapes().is_none());
-        for s in [8, 16, 21] {
-            let x = F32Tensor::new(vec![1, 3, s, s], vec![0.5; 3 * s * s]).unwrap();
-            let y = m.run(vec![x]).unwrap();
-            assert_eq!(y[0].shape, vec![1, 4]);
+        for bytes in [slim(&onnx, &Options::default()), onnx] {
+            let mut m = Model::load(&bytes).unwrap();
+            assert!(m.fixed_input_shapes().is_none());
+            for s in [8, 16, 21] {
+                let mut r = SplitMix64::new(s as u64);
+                let data: Vec<f32> = (0..3 * s * s).map(|_| r.next_signed()).collect();
+                let shape = vec![1, 3, s, s];
+                let y = m.run(vec![F32Tensor::new(shape.clone(), data.clone()).unwrap()]).unwrap();
+                assert_eq!(y[0].shape, vec![1, 4]);
+                // The plan came from the template (sizes left open); one built for this size
+                // from scratch gives the same numbers.
+                assert!(matches!(m.template, Some(Some(_))), "a template for the open sizes");
+                let scratch = m.build_plan(std::slice::from_ref(&shape)).unwrap();
+                let x = tract_ndarray::ArrayD::from_shape_vec(shape, data).unwrap().into_tvalue();
+                let z = scratch.run(tvec![x]).unwrap();
+                let z: Vec<f32> = z[0].to_plain_array_view::<f32>().unwrap().iter().copied().collect();
+                assert_eq!(y[0].data, z, "size {s}");
+            }
         }
+    }
+
+    /// Paddle's recogniser reshapes by a size read with `Shape`, cast to INT32, sliced and
+    /// cast back to INT64: with the width open tract cannot fold that unless the first cast is
+    /// widened, and then one template serves every width.
+    #[test]
+    fn a_reshape_by_an_int32_shape_slice_still_gets_a_template() {
+        use crate::compress::sample::{node, value_info};
+        use crate::onnx::int_attr;
+        let dynamic = |mut vi: pb::ValueInfoProto, axes: &[(usize, &str)]| {
+            if let Some(pb::type_proto::Value::TensorType(t)) =
+                vi.r#type.as_mut().and_then(|t| t.value.as_mut())
+            {
+                for &(a, name) in axes {
+                    t.shape.as_mut().unwrap().dim[a].value =
+                        Some(pb::tensor_shape_proto::dimension::Value::DimParam(name.into()));
+                }
+            }
+            vi
+        };
+        let ints = |name: &str, v: &[i64]| pb::TensorProto {
+            name: name.into(),
+            dims: vec![v.len() as i64],
+            data_type: pb::tensor_proto::DataType::Int64 as i32,
+            int64_data: v.to_vec(),
+            ..Default::default()
+        };
+        let g = pb::GraphProto {
+            name: "paddle_reshape".into(),
+            node: vec![
+                node("Shape", "shape", &["x"], &["s"], vec![]),
+                node("Cast", "to_i32", &["s"], &["s32"], vec![int_attr("to", 6)]),
+                node("Slice", "width", &["s32", "start", "end", "axis"], &["w32"], vec![]),
+                node("Cast", "to_i64", &["w32"], &["w"], vec![int_attr("to", 7)]),
+                node("Concat", "target", &["head", "w"], &["t"], vec![int_attr("axis", 0)]),
+                node("Reshape", "reshape", &["x", "t"], &["y"], vec![]),
+                node("Relu", "relu", &["y"], &["z"], vec![]),
+            ],
+            initializer: vec![
+                ints("start", &[2]),
+                ints("end", &[3]),
+                ints("axis", &[0]),
+                ints("head", &[0, 2, 2]),
+            ],
+            input: vec![dynamic(value_info("x", &[1, 4, 1]), &[(0, "N"), (2, "W")])],
+            output: vec![dynamic(value_info("z", &[1, 2, 2, 1]), &[(0, "N"), (3, "W")])],
+            ..Default::default()
+        };
+        let mut without = g.clone();
+        assert_eq!(graph::widen_shape_casts(&mut without.clone()), 1);
+        // The same graph whose INT32 value also leaves the graph: not rewritten.
+        without.output.push(value_info("s32", &[3]));
+        assert_eq!(graph::widen_shape_casts(&mut without), 0);
+        let mut m = Model::load(&crate::compress::sample::model_bytes(g, 17)).unwrap();
+        for (n, w) in [(1, 5), (3, 7), (2, 160)] {
+            let data: Vec<f32> = (0..n * 4 * w).map(|i| i as f32 - 10.0).collect();
+            let y = m.run(vec![F32Tensor::new(vec![n, 4, w], data.clone()).unwrap()]).unwrap();
+            assert_eq!(y[0].shape, vec![n, 2, 2, w]);
+            assert_eq!(y[0].data, data.iter().map(|v| v.max(0.0)).collect::<Vec<_>>());
+        }
+        assert!(matches!(m.template, Some(Some(_))), "one template for every batch and width");
     }
 
     #[test]

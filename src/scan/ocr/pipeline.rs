@@ -264,7 +264,7 @@ impl Ocr {
             let turned = crops[i].rotated_180();
             crops.push(turned);
         }
-        let batches = rec::batches_by_width(&crops, self.options.batch);
+        let batches = rec::batches_for_recogniser(&crops, self.options.batch);
         let t1 = now_ms();
         timings.cls = t1 - t0;
         let mut reads = vec![CropRead::default(); crops.len()];
