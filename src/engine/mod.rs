@@ -30,8 +30,9 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 use tract_onnx::tract_hir::internal::DimLike;
 
-/// How many per-shape plans a model keeps: a page's recogniser batches take about five
-/// widths (and a plan holds only the layers' packed f32 constants; Slim weights are shared).
+/// How many per-shape plans a model keeps: a page's recogniser batches take up to about five
+/// widths. A plan holds its own packed f32 constants (every weight of an original ONNX model;
+/// a `.slim` model's int8 weights are shared), docs/BENCHMARKS.md has the memory measured.
 const PLAN_CACHE: usize = 8;
 
 fn tract_err(what: &str, e: impl std::fmt::Display) -> Error {
@@ -355,7 +356,7 @@ impl Model {
     /// Most of planning is typing and simplifying the graph, the same for every shape; a
     /// model with open input dimensions (an OCR recogniser's batch and line width, a
     /// detector's page size) does that once, with the dimensions left open, and a new shape
-    /// then only costs the optimisation (natively about 35 of 110 ms for the recogniser).
+    /// then only costs the optimisation (the recogniser natively: ~65 ms instead of ~110–185).
     fn plan(&mut self, shapes: &[Vec<usize>]) -> Result<Arc<TypedRunnableModel>> {
         if let Some(pos) = self.plans.iter().position(|(s, _)| s == shapes) {
             return Ok(self.plans[pos].1.clone());
