@@ -441,14 +441,21 @@ impl Model {
                 })
                 .collect();
             let mut m = self.base.clone();
-            let typed = (|| -> TractResult<TypedModel> {
-                for (i, d) in dims.iter().enumerate() {
+            let facts: Vec<InferenceFact> = dims
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
                     let shape: TVec<TDim> = d
                         .iter()
                         .enumerate()
                         .map(|(a, v)| v.map_or_else(|| m.sym(&symbol_name(i, a)).into(), TDim::from))
                         .collect();
-                    m = m.clone().with_input_fact(i, f32::fact(shape).into())?;
+                    f32::fact(shape).into()
+                })
+                .collect();
+            let typed = (|| -> TractResult<TypedModel> {
+                for (i, fact) in facts.into_iter().enumerate() {
+                    m = m.with_input_fact(i, fact)?;
                 }
                 m.into_typed()?.into_decluttered()
             })();

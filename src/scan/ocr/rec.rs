@@ -55,14 +55,19 @@ pub fn batch(crops: &[&RgbImage], pad_width: usize) -> Result<Vec<f32>> {
     Ok(out)
 }
 
-/// Indices of `crops` grouped into batches of at most `size`, in order of aspect ratio.
-pub fn batches_by_width(crops: &[RgbImage], size: usize) -> Vec<Vec<usize>> {
+/// Indices of `crops` in order of aspect ratio (narrowest first).
+fn by_aspect(crops: &[RgbImage]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..crops.len()).collect();
     order.sort_by(|&a, &b| {
         let r = |i: usize| crops[i].width as f64 / crops[i].height.max(1) as f64;
         r(a).total_cmp(&r(b))
     });
-    order.chunks(size.max(1)).map(<[usize]>::to_vec).collect()
+    order
+}
+
+/// Indices of `crops` grouped into batches of at most `size`, in order of aspect ratio.
+pub fn batches_by_width(crops: &[RgbImage], size: usize) -> Vec<Vec<usize>> {
+    by_aspect(crops).chunks(size.max(1)).map(<[usize]>::to_vec).collect()
 }
 
 /// Most a recogniser batch's padded width may exceed its narrowest crop's (by
@@ -77,7 +82,7 @@ pub const MAX_BATCH_WIDTH_RATIO: f64 = 1.3;
 pub fn batches_for_recogniser(crops: &[RgbImage], size: usize) -> Vec<Vec<usize>> {
     let mut out: Vec<Vec<usize>> = Vec::new();
     let width = |i: usize| batch_width(crops[i].width, crops[i].height) as f64;
-    for i in batches_by_width(crops, crops.len().max(1)).into_iter().flatten() {
+    for i in by_aspect(crops) {
         match out.last_mut() {
             Some(b) if b.len() < size.max(1) && width(i) <= MAX_BATCH_WIDTH_RATIO * width(b[0]) => b.push(i),
             _ => out.push(vec![i]),
