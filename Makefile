@@ -18,7 +18,7 @@ PORT          ?= 8080
 FUZZ_SECONDS  ?= 600
 FUZZ_TARGETS  := container_read engine_load huffman_decode huffman_roundtrip ocr_input
 
-.PHONY: help run app test test-e2e soak tools wasm cli models test-native test-wasm test-wasm-kernels test-browser browser-tools lint bench bench-huffman bench-kernels bench-engine bench-ocr bench-scan ocr-set scan-set scan-eval fonts train-env train-data train-mobilenet train-resnet50 train report fuzz clean
+.PHONY: help run app test test-e2e soak tools wasm cli models test-native test-wasm test-wasm-kernels test-browser browser-tools lint bench bench-huffman bench-kernels bench-engine bench-ocr bench-scan ocr-set scan-set scan-eval fonts train-env train-data train-mobilenet train-resnet50 train train-rec-fast report fuzz clean
 
 help:
 	@echo "make run            build the wasm package and serve the app on http://localhost:$(PORT)"
@@ -35,6 +35,7 @@ help:
 	@echo "make scan-eval      slimscan eval scan on that set, original and compressed models (Table 3; long)"
 	@echo "make bench-scan     codes vs zxing-wasm and scan timings in headless Chromium"
 	@echo "make train          train the document classifiers and compress them (long: see models/train/README.md)"
+	@echo "make train-rec-fast train the fast OCR recogniser and compress it (~100 min: models/train/README.md)"
 	@echo "make report         regenerate Tables 1-3 in models/REPORT.md from committed JSON"
 	@echo "make fuzz           run every cargo-fuzz target for FUZZ_SECONDS (default 600) each"
 
@@ -251,6 +252,22 @@ train-resnet50: train-data cli wasm browser-tools
 		--commit prune_qat,dc --methods ptq,ptq_kl,ptq_w8,qat,pruned,prune_qat,dc $(PIPELINE_ARGS)
 
 train: train-mobilenet train-resnet50 report
+
+# The fast recogniser (models/train/rec_fast.py): 80,000 rendered lines (~10 min), 80 min of
+# training (resumable: rerun to continue), export to models/ocr_fast/rec_fast_f32.onnx, then
+# int8 compression with GPTQ rounding on the OCR calibration lines.
+REC_FAST_WORK ?= $(TRAIN_WORK)/rec
+REC_FAST_MINUTES ?= 80
+REC_FAST_COMPRESS ?= --gptq $(OCR_CALIB)/lines --gptq-count 128 --manifest models/calib/ppocr_rec.json
+train-rec-fast: train-env cli $(OCR_CALIB)/manifest.tsv
+	@[ -f $(REC_FAST_WORK)/heldout.txt ] || $(TRAIN_VENV)/bin/python models/train/rec_fast.py data \
+		--out $(REC_FAST_WORK) --train 80000 --val 1000
+	@[ -f $(REC_FAST_WORK)/rec_fast.pt ] || $(TRAIN_VENV)/bin/python models/train/rec_fast.py train \
+		--data $(REC_FAST_WORK) --minutes $(REC_FAST_MINUTES)
+	$(TRAIN_VENV)/bin/python models/train/rec_fast.py export --data $(REC_FAST_WORK) \
+		--out models/ocr_fast/rec_fast_f32.onnx
+	$(CARGO_TARGET_DIR)/release/slimscan compress models/ocr_fast/rec_fast_f32.onnx \
+		-o models/ocr_fast/rec_fast.slim $(REC_FAST_COMPRESS)
 
 # Tables 1 and 2 and the chart, from the committed results JSON (seconds, standard library).
 report:

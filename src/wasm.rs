@@ -65,6 +65,14 @@ impl Model {
         Ok(first.data)
     }
 
+    /// Runs the model once and returns the time per operator as JSON text: `[[name, ms,
+    /// calls], ...]`, slowest first; per node (`"Op node_name"`) when `byNode` is true.
+    pub fn profile(&mut self, data: Vec<f32>, shape: Vec<u32>, by_node: bool) -> Result<String, JsError> {
+        let shape: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+        let rows = self.inner.profile(vec![F32Tensor::new(shape, data)?], by_node)?;
+        Ok(serde_json::to_string(&rows)?)
+    }
+
     /// Shape of the output the last `run` returned.
     #[wasm_bindgen(js_name = outputShape)]
     pub fn output_shape(&self) -> Vec<u32> {
@@ -98,14 +106,19 @@ fn with_decode_ms(mut v: serde_json::Value, decode_ms: f64) -> String {
 #[cfg(feature = "scan")]
 #[wasm_bindgen]
 impl Ocr {
-    /// Loads the models from their bytes; `cls` may be omitted. Throws an `Error` naming the
-    /// model that is wrong.
-    pub fn load(det: &[u8], rec: &[u8], cls: Option<Vec<u8>>) -> Result<Ocr, JsError> {
-        Ok(Ocr { inner: crate::scan::ocr::Ocr::load(det, rec, cls.as_deref())? })
+    /// Loads the models from their bytes; `cls` and `fast` (a fast recogniser tried before
+    /// `rec`) may be omitted. Throws an `Error` naming the model that is wrong.
+    pub fn load(det: &[u8], rec: &[u8], cls: Option<Vec<u8>>, fast: Option<Vec<u8>>) -> Result<Ocr, JsError> {
+        let mut inner = crate::scan::ocr::Ocr::load(det, rec, cls.as_deref())?;
+        if let Some(f) = fast {
+            inner.set_fast_recogniser(crate::scan::ocr::Ocr::load_part("fast recogniser", &f)?)?;
+        }
+        Ok(Ocr { inner })
     }
 
     /// Changes settings from JSON, any of: `{"det_min_side": 736, "det_max_side": 2000,
-    /// "use_cls": true, "min_confidence": 0.5, "batch": 6}`. Unknown keys are an error.
+    /// "use_cls": true, "min_confidence": 0.5, "fallback_below": 0.5, "batch": 6}`. Unknown
+    /// keys are an error.
     #[wasm_bindgen(js_name = setOptions)]
     pub fn set_options(&mut self, json: &str) -> Result<(), JsError> {
         self.inner.options.apply_json(json)?;
@@ -113,8 +126,8 @@ impl Ocr {
     }
 
     /// Detects and reads all text in a PNG/JPEG image: JSON `{width, height, lines: [{text,
-    /// confidence, corners, det_score, rotated, row, block}], text, timings_ms: {decode, det,
-    /// cls, rec, total}}`.
+    /// confidence, corners, det_score, rotated, row, block}], text, reads: {fast, main},
+    /// timings_ms: {decode, det, cls, rec, rec_fast, total}}`.
     #[wasm_bindgen(js_name = scanImage)]
     pub fn scan_image(&mut self, bytes: &[u8]) -> Result<String, JsError> {
         let (img, decode_ms) = decode_timed(bytes)?;
@@ -146,8 +159,8 @@ impl Ocr {
 pub struct Scanner {
     session: crate::scan::scanner::ScanSession,
     /// Heap bytes each model held right after loading (detector, recogniser, direction
-    /// classifier, document type), 0 when absent.
-    held: [usize; 4],
+    /// classifier, document type, fast recogniser), 0 when absent.
+    held: [usize; 5],
     /// The result of `captureVisual`, waiting for `captureText`.
     pending: Option<crate::scan::scanner::ScanResult>,
 }
@@ -162,17 +175,19 @@ pub fn wasm_heap_bytes() -> usize {
 #[cfg(feature = "scan")]
 #[wasm_bindgen]
 impl Scanner {
-    /// Loads the models from their bytes (each may be omitted). Throws an `Error` naming the
-    /// model that is wrong.
+    /// Loads the models from their bytes (each may be omitted; `fast_rec`, a fast recogniser
+    /// tried before `rec`, only counts with OCR). Throws an `Error` naming the model that is
+    /// wrong.
     pub fn load(
         det: Option<Vec<u8>>,
         rec: Option<Vec<u8>>,
         cls: Option<Vec<u8>>,
         classifier: Option<Vec<u8>>,
+        fast_rec: Option<Vec<u8>>,
     ) -> Result<Scanner, JsError> {
         use crate::scan::{doctype::Classifier, ocr::Ocr as Pipeline};
         use crate::wasm_heap::held_by;
-        let mut held = [0usize; 4];
+        let mut held = [0usize; 5];
         let ocr = match (det, rec) {
             (Some(d), Some(r)) => {
                 let (det, h0) = held_by(|| Pipeline::load_part("detector", &d));
@@ -183,8 +198,15 @@ impl Scanner {
                 drop(r);
                 let (cls, h2) =
                     held_by(|| cls.map(|c| Pipeline::load_part("direction classifier", &c)).transpose());
+                let (fast, h4) =
+                    held_by(|| fast_rec.map(|f| Pipeline::load_part("fast recogniser", &f)).transpose());
                 held[..3].copy_from_slice(&[h0, h1, h2]);
-                Some(Pipeline::from_models(det, rec, cls?)?)
+                held[4] = h4;
+                let mut pipeline = Pipeline::from_models(det, rec, cls?)?;
+                if let Some(f) = fast? {
+                    pipeline.set_fast_recogniser(f)?;
+                }
+                Some(pipeline)
             }
             (None, None) => None,
             _ => return Err(JsError::new("OCR needs both the detector and the recogniser")),
@@ -197,11 +219,13 @@ impl Scanner {
     }
 
     /// Heap bytes each model held right after loading: JSON `{"detector", "recogniser",
-    /// "direction", "classifier"}` (0 for a model not loaded).
+    /// "direction", "classifier", "fast_recogniser"}` (0 for a model not loaded).
     #[wasm_bindgen(js_name = modelMemory)]
     pub fn model_memory(&self) -> String {
-        let [d, r, c, k] = self.held;
-        format!(r#"{{"detector":{d},"recogniser":{r},"direction":{c},"classifier":{k}}}"#)
+        let [d, r, c, k, f] = self.held;
+        format!(
+            r#"{{"detector":{d},"recogniser":{r},"direction":{c},"classifier":{k},"fast_recogniser":{f}}}"#
+        )
     }
 
     /// The document-type classifier alone on a PNG/JPEG image (no evidence rules): JSON

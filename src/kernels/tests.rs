@@ -510,7 +510,8 @@ fn conv_cases(k: (usize, usize), dilation: (usize, usize), seed: u64) -> Vec<Con
 fn depthwise_extremes(x_max: i16) {
     let mut cases = Vec::new();
     let mut rng = SplitMix64::new(0);
-    for &(k, s) in &[((5, 5), (1, 1)), ((5, 5), (2, 2)), ((3, 3), (1, 1)), ((3, 3), (2, 2))] {
+    for &(k, s) in &[((5, 5), (1, 1)), ((5, 5), (2, 2)), ((3, 3), (1, 1)), ((3, 3), (2, 2)), ((1, 5), (1, 1))]
+    {
         let mut case =
             ConvCase::new(&mut rng, 2, (19, 21), k, s, (1, 1), (k.0 / 2, k.1 / 2, k.0 / 2, k.1 / 2), 0)
                 .unwrap();
@@ -544,6 +545,13 @@ kernel_tests! {
             check(conv_cases(k, (1, 1), 30 + i as u64));
         }
         check(conv_cases((3, 3), (2, 2), 40));
+    };
+    depthwise_1xk => {
+        check(conv_cases((1, 3), (1, 1), 24));
+        check(conv_cases((1, 5), (1, 1), 25));
+        let mut rng = SplitMix64::new(26);
+        // A recogniser's sequence layer: one row, many 8-pixel blocks and a remainder.
+        check(ConvCase::new(&mut rng, 3, (1, 123), (1, 5), (1, 1), (1, 1), (0, 2, 0, 2), 0));
     };
     depthwise_extreme_values => { depthwise_extremes(255); };
     depthwise_extreme_15_bit_values => { depthwise_extremes(32767); };

@@ -23,7 +23,8 @@
 //!   nonzero costs, per 8 pixels, one load, one shuffle, one `pmaddwd` and one add, and the
 //!   CSR arrays are used as they are. 32 pixels per tile = 8 accumulators in registers;
 //!   the tail of a row of pixels takes a 16- or 8-wide tile. p = 1 runs a plain loop.
-//! - Depthwise 3×3 and 5×5, stride 1 and 2 (`dwconv_i16_{3x3,5x5}s{1,2}_8__wasmsimd`): each
+//! - Depthwise 3×3 and 5×5, stride 1 and 2 (`dwconv_i16_{3x3,5x5}s{1,2}_8__wasmsimd`), and
+//!   1×3 and 1×5 at stride 1 (`dwconv_i16_{1x3,1x5}s1_8__wasmsimd`, along a text line): each
 //!   channel is copied into one zero-padded plane (zeroed once per call), so every tap of 8
 //!   output pixels is one unaligned load without bounds tests; a tap pair `(tx, tx + 1)` is
 //!   that load dotted with the splatted weight pair, no shuffles (stride 1: even and odd
@@ -408,6 +409,9 @@ pub fn depthwise(w: &DepthwiseWeights, x: &[i16], g: &ConvGeometry, out: &mut [i
         (3, 3, 2) => dwconv_i16_8::<3, 3, 2>(w, x, g, out),
         (5, 5, 1) => dwconv_i16_8::<5, 5, 1>(w, x, g, out),
         (5, 5, 2) => dwconv_i16_8::<5, 5, 2>(w, x, g, out),
+        // Along a line only (sequence layers of text recognisers, models/ocr_fast).
+        (1, 3, 1) => dwconv_i16_8::<1, 3, 1>(w, x, g, out),
+        (1, 5, 1) => dwconv_i16_8::<1, 5, 1>(w, x, g, out),
         _ => scalar::depthwise(w, x, g, out),
     }
 }

@@ -12,7 +12,7 @@ use crate::scan::forms::{self, Field};
 use crate::scan::geometry::{project, quad_size, rect_to_quad, Point};
 use crate::scan::image::RgbImage;
 use crate::scan::luma::Luma;
-use crate::scan::ocr::{Line, Ocr};
+use crate::scan::ocr::{Line, Ocr, ReadCounts};
 use crate::scan::page::{find_page, PageOptions, PageQuad};
 use crate::scan::warp::perspective_warp;
 use serde::Serialize;
@@ -97,7 +97,10 @@ pub struct ScanTimings {
     pub codes: f64,
     pub ocr_det: f64,
     pub ocr_cls: f64,
+    /// Both recognisers.
     pub ocr_rec: f64,
+    /// The fast recogniser's share of `ocr_rec`.
+    pub ocr_rec_fast: f64,
     pub forms: f64,
     pub total: f64,
 }
@@ -138,6 +141,8 @@ pub struct ScanResult {
     /// OCR lines, in the coordinates of the image read (the rectified page when there is one).
     pub lines: Vec<Line>,
     pub fields: Vec<Field>,
+    /// How many crops each recogniser read (both 0 when OCR did not run).
+    pub ocr_reads: ReadCounts,
     pub timings_ms: ScanTimings,
 }
 
@@ -283,6 +288,7 @@ impl Scanner {
             text: String::new(),
             lines: Vec::new(),
             fields: Vec::new(),
+            ocr_reads: ReadCounts::default(),
             timings_ms: t,
         })
     }
@@ -309,6 +315,8 @@ impl Scanner {
                 r.timings_ms.ocr_det = page.timings_ms.det;
                 r.timings_ms.ocr_cls = page.timings_ms.cls;
                 r.timings_ms.ocr_rec = page.timings_ms.rec;
+                r.timings_ms.ocr_rec_fast = page.timings_ms.rec_fast;
+                r.ocr_reads = page.reads;
                 if r.doc_type != "none" || reads_like_a_page(&page.lines) {
                     if r.doc_type == "none" {
                         r.doc_type = "text".into();

@@ -7,7 +7,7 @@
 import init, { Scanner, Ocr, version, wasmMemoryBytes, wasmHeapBytes } from '/pkg/slimscan.js';
 import { pooledAccuracy, textAgreement, boxAgreement, median } from './metrics.js';
 
-const ROLES = ['detector', 'recogniser', 'direction', 'classifier'];
+const ROLES = ['detector', 'recogniser', 'direction', 'classifier', 'fast_recogniser'];
 const PREVIEW_MAX_SIDE = 1280;
 const CAPTURE_MAX_SIDE = 2560;
 const LATENCY_WINDOW = 15;
@@ -125,6 +125,7 @@ async function forget(url) {
 // Which model a load error names (the engine prefixes its messages with the model's role).
 function failedRole(message) {
   if (/^detector model/.test(message)) return 'detector';
+  if (/^fast recogniser model|fast recogniser has no/.test(message)) return 'fast_recogniser';
   if (/^recogniser model|character. metadata/.test(message)) return 'recogniser';
   if (/^direction classifier model/.test(message)) return 'direction';
   if (/^document type model/.test(message)) return 'classifier';
@@ -151,7 +152,7 @@ async function loadSet(variant) {
     try {
       const ocr = files.detector && files.recogniser;
       scanner = Scanner.load(ocr ? files.detector : undefined, ocr ? files.recogniser : undefined,
-        ocr ? files.direction : undefined, files.classifier);
+        ocr ? files.direction : undefined, files.classifier, ocr ? files.fast_recogniser : undefined);
     } catch (e) {
       const message = String(e.message ?? e);
       const role = failedRole(message) ?? 'detector';
@@ -159,7 +160,8 @@ async function loadSet(variant) {
       errors.push({ role, url, message });
       if (url) await forget(url);
       if (role === 'classifier') delete files.classifier;
-      else { delete files.detector; delete files.recogniser; delete files.direction; }
+      else if (role === 'fast_recogniser') delete files.fast_recogniser; // PP-OCR's recogniser reads alone
+      else { delete files.detector; delete files.recogniser; delete files.direction; delete files.fast_recogniser; }
     }
   }
   if (!scanner) throw new Error(`no ${variant} model could be loaded: ${errors.map((e) => e.message).join('; ')}`);
@@ -224,7 +226,8 @@ function recordScan(variant, r) {
   const t = r.timings_ms ?? {};
   if (r.type_probabilities) record(variant, 'classifier', t.classify);
   if (t.ocr_det > 0) record(variant, 'detector', t.ocr_det);
-  if (t.ocr_rec > 0) record(variant, 'recogniser', t.ocr_rec);
+  if (t.ocr_rec > 0) record(variant, 'recogniser', t.ocr_rec); // both recognisers: the reading stage
+  if (t.ocr_rec_fast > 0) record(variant, 'fast_recogniser', t.ocr_rec_fast);
   if (t.ocr_cls > 0) record(variant, 'direction', t.ocr_cls);
 }
 
@@ -306,6 +309,8 @@ async function evaluate() {
   const compressedFile = async (role) => fetchModel(catalog.models.find((m) => m.role === role).compressed, role, 'compressed');
   const rec = await compressedFile('recogniser');
   const direction = await compressedFile('direction');
+  const fast = catalog.models.some((m) => m.role === 'fast_recogniser')
+    ? await compressedFile('fast_recogniser').catch(() => undefined) : undefined;
   for (const v of variants) {
     const { scanner } = sets[v];
     const res = {};
@@ -327,7 +332,7 @@ async function evaluate() {
     }
     res.recogniser = { accuracy: pooledAccuracy(reads), n: reads.length };
     const det = await fetchModel(catalog.models.find((m) => m.role === 'detector')[v], 'detector', v);
-    const ocr = Ocr.load(det, rec, direction);
+    const ocr = Ocr.load(det, rec, direction, fast);
     const pages = [];
     for (const item of manifest.pages) {
       let text = '';

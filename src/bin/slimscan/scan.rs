@@ -9,7 +9,7 @@ use slimscan::scan::doctype::Classifier;
 use slimscan::scan::image::RgbImage;
 use slimscan::scan::ocr::manifest;
 use slimscan::scan::ocr::metrics::Score;
-use slimscan::scan::ocr::Ocr;
+use slimscan::scan::ocr::{Ocr, ReadCounts};
 use slimscan::scan::scanner::Scanner;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,6 +27,14 @@ pub struct ModelArgs {
     /// Skip the 180° direction classifier.
     #[arg(long)]
     no_cls: bool,
+    /// Read every line with PP-OCR's recogniser only, without the fast recogniser
+    /// (ocr_fast/rec_fast.slim, or ocr_fast/rec_fast_f32.onnx with --original) trying first.
+    #[arg(long)]
+    no_fast_rec: bool,
+    /// Lines the fast recogniser reads with a mean character probability below this are
+    /// read again by PP-OCR's recogniser (0: never, 1: always).
+    #[arg(long, default_value_t = slimscan::scan::ocr::pipeline::FALLBACK_BELOW)]
+    fallback_below: f32,
     /// Longest side of the detector input, in pixels (smaller: faster, less memory, small
     /// text may be missed).
     #[arg(long, default_value_t = slimscan::scan::ocr::det::DetOptions::default().max_side)]
@@ -37,9 +45,13 @@ pub struct ModelArgs {
     classifier: Option<PathBuf>,
 }
 
-const SLIM: [&str; 3] = ["ppocr_det.slim", "ppocr_rec.slim", "ppocr_cls.slim"];
-const ONNX: [&str; 3] =
-    ["ch_PP-OCRv4_det_infer.onnx", "ch_PP-OCRv4_rec_infer.onnx", "ch_ppocr_mobile_v2.0_cls_infer.onnx"];
+const SLIM: [&str; 4] = ["ppocr_det.slim", "ppocr_rec.slim", "ppocr_cls.slim", "ocr_fast/rec_fast.slim"];
+const ONNX: [&str; 4] = [
+    "ch_PP-OCRv4_det_infer.onnx",
+    "ch_PP-OCRv4_rec_infer.onnx",
+    "ch_ppocr_mobile_v2.0_cls_infer.onnx",
+    "ocr_fast/rec_fast_f32.onnx",
+];
 
 impl ModelArgs {
     /// Loads the pipeline; returns it with the models' total file size.
@@ -52,10 +64,19 @@ impl ModelArgs {
         };
         let (det, rec) = (read(names[0])?, read(names[1])?);
         let cls = if self.no_cls { None } else { Some(read(names[2])?) };
-        let bytes = (det.len() + rec.len() + cls.as_ref().map_or(0, Vec::len)) as u64;
+        let fast = if self.no_fast_rec { None } else { Some(read(names[3])?) };
+        let bytes =
+            (det.len() + rec.len() + cls.as_ref().map_or(0, Vec::len) + fast.as_ref().map_or(0, Vec::len))
+                as u64;
         let mut ocr = Ocr::load(&det, &rec, cls.as_deref())?;
+        if let Some(f) = fast {
+            ocr.set_fast_recogniser(Ocr::load_part("fast recogniser", &f)?)?;
+        }
         ocr.options.use_cls = !self.no_cls;
-        ocr.options.apply_json(&format!("{{\"det_max_side\": {}}}", self.det_max_side))?;
+        ocr.options.apply_json(&format!(
+            "{{\"det_max_side\": {}, \"fallback_below\": {}}}",
+            self.det_max_side, self.fallback_below
+        ))?;
         Ok((ocr, bytes))
     }
 
@@ -188,6 +209,8 @@ struct KindResult {
     ms_total: f64,
     ms_per_item: f64,
     items_per_s: f64,
+    /// Crops the fast recogniser read, and those PP-OCR's recogniser read (again).
+    reads: ReadCounts,
 }
 
 #[derive(serde::Serialize)]
@@ -197,6 +220,7 @@ struct Hyp {
     truth: String,
     text: String,
     ms: f64,
+    reads: ReadCounts,
 }
 
 pub fn eval_ocr(args: EvalOcrArgs) -> Result<()> {
@@ -220,11 +244,19 @@ pub fn eval_ocr(args: EvalOcrArgs) -> Result<()> {
         for (i, it) in items.iter().enumerate() {
             let img = read_image(&dir.join(&it.path))?;
             let t = Instant::now();
-            let text = if it.kind == "page" { ocr.scan(&img)?.text } else { ocr.read_line(&img)?.text };
+            let (text, reads) = if it.kind == "page" {
+                let p = ocr.scan(&img)?;
+                (p.text, p.reads)
+            } else {
+                let l = ocr.read_line(&img)?;
+                (l.text, l.reads)
+            };
             let ms = t.elapsed().as_secs_f64() * 1e3;
             let r = per_kind.entry(it.kind.clone()).or_default();
             r.score.add(&it.truth, &text);
             r.ms_total += ms;
+            r.reads.fast += reads.fast;
+            r.reads.main += reads.main;
             if !args.json {
                 eprint!("\r{}: {}/{}", dir.display(), i + 1, items.len());
             }
@@ -234,6 +266,7 @@ pub fn eval_ocr(args: EvalOcrArgs) -> Result<()> {
                 truth: it.truth.clone(),
                 text,
                 ms,
+                reads,
             });
         }
         if !args.json {
@@ -258,17 +291,19 @@ pub fn eval_ocr(args: EvalOcrArgs) -> Result<()> {
                 report["models"].as_str().unwrap_or("")
             );
             println!(
-                "  {:<6} {:>6} {:>10} {:>10} {:>12} {:>10}",
+                "  {:<6} {:>6} {:>10} {:>10} {:>12} {:>10}  crops read by: fast / PP-OCR rec",
                 "kind", "items", "char acc", "word acc", "ms/item", "items/s"
             );
             for (k, r) in &per_kind {
                 println!(
-                    "  {k:<6} {:>6} {:>9.2}% {:>9.2}% {:>12.1} {:>10.2}",
+                    "  {k:<6} {:>6} {:>9.2}% {:>9.2}% {:>12.1} {:>10.2}  {} / {}",
                     r.score.items,
                     100.0 * r.char_accuracy,
                     100.0 * r.word_accuracy,
                     r.ms_per_item,
-                    r.items_per_s
+                    r.items_per_s,
+                    r.reads.fast,
+                    r.reads.main
                 );
             }
             println!(

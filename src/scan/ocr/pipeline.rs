@@ -3,7 +3,7 @@
 //! The same code runs the original ONNX models (tract f32) and the compressed `.slim` ones
 //! (the engine's integer kernels): only the bytes given to [`Ocr::load`] differ.
 
-use super::ctc::{greedy_decode, Charset};
+use super::ctc::{greedy_decode, Charset, Decoded, SPACE_RESTORATION_KEY};
 use super::det::{self, DetOptions, TextBox};
 use super::layout::reading_order;
 use super::rec;
@@ -28,6 +28,10 @@ pub struct OcrOptions {
     pub batch: usize,
     /// Lines recognised with a lower confidence are dropped from page results.
     pub min_confidence: f32,
+    /// With a fast recogniser loaded ([`Ocr::set_fast_recogniser`]): a line it reads with a
+    /// mean character probability below this is read again by the main recogniser (0: never,
+    /// 1: always).
+    pub fallback_below: f32,
 }
 
 impl Default for OcrOptions {
@@ -38,13 +42,14 @@ impl Default for OcrOptions {
             cls_threshold: 0.9,
             batch: 6,
             min_confidence: 0.5,
+            fallback_below: FALLBACK_BELOW,
         }
     }
 }
 
 impl OcrOptions {
     /// Applies settings given as a JSON object (the web app's and the benchmarks' knob):
-    /// `det_min_side`, `det_max_side`, `use_cls`, `min_confidence`, `batch`.
+    /// `det_min_side`, `det_max_side`, `use_cls`, `min_confidence`, `fallback_below`, `batch`.
     pub fn apply_json(&mut self, json: &str) -> Result<()> {
         let bad = |m: String| Error::InvalidArgument(format!("OCR options: {m}"));
         let v: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
@@ -62,10 +67,15 @@ impl OcrOptions {
                 "use_cls" => {
                     o.use_cls = val.as_bool().ok_or_else(|| bad("use_cls must be true or false".into()))?
                 }
-                "min_confidence" => {
-                    o.min_confidence = match val.as_f64() {
+                "min_confidence" | "fallback_below" => {
+                    let v = match val.as_f64() {
                         Some(c) if (0.0..=1.0).contains(&c) => c as f32,
-                        _ => return Err(bad("min_confidence must be in 0..=1".into())),
+                        _ => return Err(bad(format!("{k} must be in 0..=1"))),
+                    };
+                    if k == "min_confidence" {
+                        o.min_confidence = v
+                    } else {
+                        o.fallback_below = v
                     }
                 }
                 _ => return Err(bad(format!("unknown setting {k:?}"))),
@@ -76,12 +86,24 @@ impl OcrOptions {
     }
 }
 
+/// Default [`OcrOptions::fallback_below`]. The fast recogniser (models/ocr_fast) reads the
+/// generated lines better than PP-OCRv4's (128 dev lines of models/calib/set: 97.71 % against
+/// 96.16 %, compressed), so a line read again only pays where it reads text unlike its
+/// training: the 7 scene-text words of ../shared/data/ocr get a mean of 0.57–0.74 from it
+/// and are read again, while 2 of the 128 dev lines fall below 0.8 (the two scanned lines
+/// there: 0.94, 0.98). A lowest-character rule re-read 22 dev lines at 0.5 and no scene word
+/// at 0.3 (models/REPORT.md, "Fast recogniser").
+pub const FALLBACK_BELOW: f32 = 0.8;
+
 /// Milliseconds spent per stage.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Timings {
     pub det: f64,
     pub cls: f64,
+    /// Both recognisers.
     pub rec: f64,
+    /// The fast recogniser's share of `rec` (0 without one).
+    pub rec_fast: f64,
     pub total: f64,
 }
 
@@ -111,7 +133,17 @@ pub struct Page {
     pub lines: Vec<Line>,
     /// The text: a row's lines joined by spaces, rows by newlines, blocks by a blank line.
     pub text: String,
+    /// Crops (lines, and turned copies of lines) the fast recogniser read, and those the
+    /// main recogniser read again (all of them when there is no fast recogniser).
+    pub reads: ReadCounts,
     pub timings_ms: Timings,
+}
+
+/// Which recogniser read how many crops.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct ReadCounts {
+    pub fast: usize,
+    pub main: usize,
 }
 
 /// One crop read as a single line.
@@ -120,6 +152,8 @@ pub struct LineRead {
     pub text: String,
     pub confidence: f32,
     pub rotated: bool,
+    /// Which recogniser read the crop (and its turned copy, when the classifier flagged it).
+    pub reads: ReadCounts,
     pub timings_ms: Timings,
 }
 
@@ -131,13 +165,74 @@ struct CropRead {
     rotated: bool,
 }
 
-/// The three PP-OCR models and the recogniser's character set.
+/// A recogniser model and its character set (built once the class count is known).
+struct Recogniser {
+    model: Model,
+    characters: String,
+    restore_spaces: bool,
+    charset: Option<Charset>,
+}
+
+impl Recogniser {
+    fn new(model: Model, what: &str) -> Result<Recogniser> {
+        let characters = model
+            .metadata("character")
+            .ok_or_else(|| {
+                Error::Model(format!(
+                    "the {what} has no `character` metadata (not a PP-OCR style rec model?)"
+                ))
+            })?
+            .to_string();
+        let restore_spaces = Charset::restores_spaces(model.metadata(SPACE_RESTORATION_KEY));
+        Ok(Recogniser { model, characters, restore_spaces, charset: None })
+    }
+
+    /// Reads `crops[i]` for each `i` in `which`, batched by width; returns the reads in
+    /// `which`'s order.
+    fn read(&mut self, crops: &[RgbImage], which: &[usize], batch: usize) -> Result<Vec<Decoded>> {
+        let subset: Vec<&RgbImage> = which.iter().map(|&i| &crops[i]).collect();
+        let mut reads: Vec<Option<Decoded>> = vec![None; subset.len()];
+        for idx in &rec::batches_for_recogniser(&subset, batch) {
+            let widest = idx
+                .iter()
+                .map(|&i| subset[i])
+                .max_by(|a, b| (a.width * b.height).cmp(&(b.width * a.height)))
+                .expect("non-empty batch");
+            let width = rec::batch_width(widest.width, widest.height);
+            let refs: Vec<&RgbImage> = idx.iter().map(|&i| subset[i]).collect();
+            let x = rec::batch(&refs, width)?;
+            let shape = vec![idx.len(), 3, rec::REC_HEIGHT, width];
+            let out = first_output(self.model.run(vec![F32Tensor::new(shape, x)?])?, "recogniser")?;
+            let classes = *out.shape.last().unwrap_or(&0);
+            if out.shape.len() != 3 || out.shape[0] != idx.len() || classes == 0 {
+                return Err(Error::Model(format!(
+                    "recogniser output {:?} for {} crops",
+                    out.shape,
+                    idx.len()
+                )));
+            }
+            if self.charset.as_ref().is_none_or(|c| c.classes() != classes) {
+                self.charset = Some(
+                    Charset::from_metadata(&self.characters, classes)?
+                        .with_space_restoration(self.restore_spaces),
+                );
+            }
+            let charset = self.charset.as_ref().expect("set above");
+            let per = out.data.len() / idx.len();
+            for (k, &i) in idx.iter().enumerate() {
+                reads[i] = Some(greedy_decode(&out.data[k * per..(k + 1) * per], charset)?);
+            }
+        }
+        Ok(reads.into_iter().map(|r| r.expect("every crop is in one batch")).collect())
+    }
+}
+
+/// The three PP-OCR models, and optionally a fast recogniser tried before PP-OCR's.
 pub struct Ocr {
     det: Model,
-    rec: Model,
+    rec: Recogniser,
+    fast: Option<Recogniser>,
     cls: Option<Model>,
-    characters: String,
-    charset: Option<Charset>,
     pub options: OcrOptions,
 }
 
@@ -158,21 +253,24 @@ impl Ocr {
         Ocr::from_models(det, rec, cls)
     }
 
-    /// Loads one of the three models; errors name it (`what`: "detector", "recogniser" or
-    /// "direction classifier").
+    /// Loads one of the models; errors name it (`what`: "detector", "recogniser", "fast
+    /// recogniser" or "direction classifier").
     pub fn load_part(what: &str, bytes: &[u8]) -> Result<Model> {
         Model::load(bytes).map_err(|e| Error::Model(format!("{what} model: {e}")))
     }
 
     /// The pipeline over models loaded already (see [`Ocr::load_part`]).
     pub fn from_models(det: Model, rec: Model, cls: Option<Model>) -> Result<Ocr> {
-        let characters = rec
-            .metadata("character")
-            .ok_or_else(|| {
-                Error::Model("the recogniser has no `character` metadata (not a PP-OCR rec model?)".into())
-            })?
-            .to_string();
-        Ok(Ocr { det, rec, cls, characters, charset: None, options: OcrOptions::default() })
+        let rec = Recogniser::new(rec, "recogniser")?;
+        Ok(Ocr { det, rec, fast: None, cls, options: OcrOptions::default() })
+    }
+
+    /// Adds a fast recogniser (same input and output conventions as PP-OCR's): every line is
+    /// read by it first, and only lines it is unsure of ([`OcrOptions::fallback_below`]) by
+    /// the main recogniser.
+    pub fn set_fast_recogniser(&mut self, model: Model) -> Result<()> {
+        self.fast = Some(Recogniser::new(model, "fast recogniser")?);
+        Ok(())
     }
 
     /// Detects and reads all text in `img`.
@@ -187,7 +285,7 @@ impl Ocr {
             let (w, h) = quad_size(&b.corners);
             crops.push(if h >= 1.5 * w { crop.rotated_90_ccw() } else { crop });
         }
-        let (reads, mut timings) = self.read_crops(crops)?;
+        let (reads, mut timings, counts) = self.read_crops(crops)?;
         timings.det = t_det - t0;
         let corners: Vec<[Point; 4]> = boxes.iter().map(|b| b.corners).collect();
         let mut lines = Vec::new();
@@ -208,16 +306,22 @@ impl Ocr {
         }
         let text = page_text(&lines);
         timings.total = now_ms() - t0;
-        Ok(Page { width: img.width, height: img.height, lines, text, timings_ms: timings })
+        Ok(Page { width: img.width, height: img.height, lines, text, reads: counts, timings_ms: timings })
     }
 
     /// Reads `img` as one text line (a crop): no detection.
     pub fn read_line(&mut self, img: &RgbImage) -> Result<LineRead> {
         let t0 = now_ms();
-        let (mut reads, mut timings) = self.read_crops(vec![img.clone()])?;
+        let (mut reads, mut timings, counts) = self.read_crops(vec![img.clone()])?;
         let r = reads.pop().expect("one crop, one read");
         timings.total = now_ms() - t0;
-        Ok(LineRead { text: r.text, confidence: r.confidence, rotated: r.rotated, timings_ms: timings })
+        Ok(LineRead {
+            text: r.text,
+            confidence: r.confidence,
+            rotated: r.rotated,
+            reads: counts,
+            timings_ms: timings,
+        })
     }
 
     /// The detector's text boxes for `img`.
@@ -235,7 +339,7 @@ impl Ocr {
     /// A line the classifier calls upside down is read both ways and the more confident
     /// reading wins: on long lines (squeezed into the classifier's 192 px) it is often wrong,
     /// and trusting it alone cost 3 points of character accuracy on the generated lines.
-    fn read_crops(&mut self, mut crops: Vec<RgbImage>) -> Result<(Vec<CropRead>, Timings)> {
+    fn read_crops(&mut self, mut crops: Vec<RgbImage>) -> Result<(Vec<CropRead>, Timings, ReadCounts)> {
         let mut timings = Timings::default();
         let n = crops.len();
         // Indices of crops the classifier would turn; their turned copies go after the crops.
@@ -264,39 +368,43 @@ impl Ocr {
             let turned = crops[i].rotated_180();
             crops.push(turned);
         }
-        let batches = rec::batches_for_recogniser(&crops, self.options.batch);
         let t1 = now_ms();
         timings.cls = t1 - t0;
-        let mut reads = vec![CropRead::default(); crops.len()];
-        for idx in &batches {
-            let widest = idx
-                .iter()
-                .map(|&i| &crops[i])
-                .max_by(|a, b| (a.width * b.height).cmp(&(b.width * a.height)))
-                .expect("non-empty batch");
-            let width = rec::batch_width(widest.width, widest.height);
-            let refs: Vec<&RgbImage> = idx.iter().map(|&i| &crops[i]).collect();
-            let x = rec::batch(&refs, width)?;
-            let shape = vec![idx.len(), 3, rec::REC_HEIGHT, width];
-            let out = first_output(self.rec.run(vec![F32Tensor::new(shape, x)?])?, "recogniser")?;
-            let classes = *out.shape.last().unwrap_or(&0);
-            if out.shape.len() != 3 || out.shape[0] != idx.len() || classes == 0 {
-                return Err(Error::Model(format!(
-                    "recogniser output {:?} for {} crops",
-                    out.shape,
-                    idx.len()
-                )));
+        let all: Vec<usize> = (0..crops.len()).collect();
+        let (mut reads, again) = match self.fast.as_mut() {
+            Some(fast) => {
+                let reads = fast.read(&crops, &all, self.options.batch)?;
+                timings.rec_fast = now_ms() - t1;
+                // A line counts as unsure when its better reading (of the two ways up, for a
+                // line the classifier flagged) is; then both ways are read again. The way up
+                // a line is not, read as garbage with a low confidence, is no reason alone: on
+                // text/0006 of the scene set that re-read 8 of 34 crops instead of 2.
+                let below = self.options.fallback_below;
+                let mut best: Vec<f32> = reads[..n].iter().map(|d| d.confidence).collect();
+                for (k, &i) in flagged.iter().enumerate() {
+                    best[i] = best[i].max(reads[n + k].confidence);
+                }
+                let mut unsure: Vec<usize> = (0..n).filter(|&i| below >= 1.0 || best[i] < below).collect();
+                let turned =
+                    flagged.iter().enumerate().filter(|&(_, i)| unsure.contains(i)).map(|(k, _)| n + k);
+                unsure.extend(turned.collect::<Vec<_>>());
+                (reads, unsure)
             }
-            if self.charset.as_ref().is_none_or(|c| c.classes() != classes) {
-                self.charset = Some(Charset::from_metadata(&self.characters, classes)?);
-            }
-            let charset = self.charset.as_ref().expect("set above");
-            let per = out.data.len() / idx.len();
-            for (k, &i) in idx.iter().enumerate() {
-                let d = greedy_decode(&out.data[k * per..(k + 1) * per], charset)?;
-                reads[i] = CropRead { text: d.text, confidence: d.confidence, rotated: false };
+            None => (Vec::new(), all),
+        };
+        let counts = ReadCounts { fast: reads.len(), main: again.len() };
+        let second = self.rec.read(&crops, &again, self.options.batch)?;
+        if reads.is_empty() {
+            reads = second;
+        } else {
+            for (&i, d) in again.iter().zip(second) {
+                reads[i] = d;
             }
         }
+        let mut reads: Vec<CropRead> = reads
+            .into_iter()
+            .map(|d| CropRead { text: d.text, confidence: d.confidence, rotated: false })
+            .collect();
         for (k, &i) in flagged.iter().enumerate() {
             let turned = &reads[n + k];
             if turned.confidence > reads[i].confidence {
@@ -305,7 +413,7 @@ impl Ocr {
         }
         reads.truncate(n);
         timings.rec = now_ms() - t1;
-        Ok((reads, timings))
+        Ok((reads, timings, counts))
     }
 }
 

@@ -3,11 +3,12 @@
 //! `resize_norm_img`. Batches group crops of similar aspect ratio so little of each input is
 //! padding.
 
-use super::ctc::{greedy_decode, Charset, Decoded};
+use super::ctc::{greedy_decode, Charset, Decoded, SPACE_RESTORATION_KEY};
 use crate::engine::{F32Tensor, Model};
 use crate::error::{Error, Result};
 use crate::scan::image::RgbImage;
 use crate::scan::resize::{resize_into_planes, Normalize};
+use std::borrow::Borrow;
 
 /// Input height of PP-OCRv3/v4 recognisers and of the direction classifier.
 pub const REC_HEIGHT: usize = 48;
@@ -56,17 +57,20 @@ pub fn batch(crops: &[&RgbImage], pad_width: usize) -> Result<Vec<f32>> {
 }
 
 /// Indices of `crops` in order of aspect ratio (narrowest first).
-fn by_aspect(crops: &[RgbImage]) -> Vec<usize> {
+fn by_aspect<C: Borrow<RgbImage>>(crops: &[C]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..crops.len()).collect();
     order.sort_by(|&a, &b| {
-        let r = |i: usize| crops[i].width as f64 / crops[i].height.max(1) as f64;
+        let r = |i: usize| {
+            let c: &RgbImage = crops[i].borrow();
+            c.width as f64 / c.height.max(1) as f64
+        };
         r(a).total_cmp(&r(b))
     });
     order
 }
 
 /// Indices of `crops` grouped into batches of at most `size`, in order of aspect ratio.
-pub fn batches_by_width(crops: &[RgbImage], size: usize) -> Vec<Vec<usize>> {
+pub fn batches_by_width<C: Borrow<RgbImage>>(crops: &[C], size: usize) -> Vec<Vec<usize>> {
     by_aspect(crops).chunks(size.max(1)).map(<[usize]>::to_vec).collect()
 }
 
@@ -79,9 +83,12 @@ pub const MAX_BATCH_WIDTH_RATIO: f64 = 1.3;
 /// batch, and a new batch once a crop's padded width exceeds [`MAX_BATCH_WIDTH_RATIO`]
 /// times that of the batch's first (narrowest) crop. On text/0052 of the scene set (27
 /// lines) this makes 28,064 input columns, against 30,432 for six crops a batch.
-pub fn batches_for_recogniser(crops: &[RgbImage], size: usize) -> Vec<Vec<usize>> {
+pub fn batches_for_recogniser<C: Borrow<RgbImage>>(crops: &[C], size: usize) -> Vec<Vec<usize>> {
     let mut out: Vec<Vec<usize>> = Vec::new();
-    let width = |i: usize| batch_width(crops[i].width, crops[i].height) as f64;
+    let width = |i: usize| {
+        let c: &RgbImage = crops[i].borrow();
+        batch_width(c.width, c.height) as f64
+    };
     for i in by_aspect(crops) {
         match out.last_mut() {
             Some(b) if b.len() < size.max(1) && width(i) <= MAX_BATCH_WIDTH_RATIO * width(b[0]) => b.push(i),
@@ -103,7 +110,8 @@ pub fn read_crop(model: &mut Model, img: &RgbImage) -> Result<Decoded> {
     let characters = model
         .metadata("character")
         .ok_or_else(|| Error::Model("the recogniser has no `character` metadata".into()))?;
-    greedy_decode(&probs.data, &Charset::from_metadata(characters, classes)?)
+    let restore = Charset::restores_spaces(model.metadata(SPACE_RESTORATION_KEY));
+    greedy_decode(&probs.data, &Charset::from_metadata(characters, classes)?.with_space_restoration(restore))
 }
 
 #[cfg(test)]
@@ -144,7 +152,7 @@ mod tests {
         let batches = batches_for_recogniser(&crops, 3);
         assert_eq!(batches, vec![vec![2, 4], vec![0, 1, 5], vec![6, 3]]);
         assert_eq!(batches_for_recogniser(&crops, 1).len(), 7);
-        assert!(batches_for_recogniser(&[], 6).is_empty());
+        assert!(batches_for_recogniser::<RgbImage>(&[], 6).is_empty());
     }
 
     #[test]
