@@ -113,9 +113,13 @@ def browser(b):
     if crit is not None:
         out.append(f"- Live preview (page detection + codes) on the 1280x720 frames: median **{crit:.1f} ms** "
                    f"(target ≤ 60 ms: {'met' if crit <= 60 else '**not met**'}).")
+    if b.get("full_scan_date"):
+        out.append(f"- The full scans below were measured again on {b['full_scan_date'][:10]} "
+                   f"(`bench_browser.mjs --only-full-scan`, merged into this file); the codes above on "
+                   f"{b['date'][:10]}.")
     names = {"compressed": "compressed models", "original": "original models",
-             "compressed_ppocr_rec_only": "compressed models without the fast recogniser"}
-    for kind in ("compressed", "original", "compressed_ppocr_rec_only"):
+             "compressed_fast": "compressed models with the fast recogniser first (`--fast-rec`)"}
+    for kind in ("compressed", "original", "compressed_fast"):
         f = b.get("full_scan", {}).get(kind)
         if f:
             lines_n = [p["lines"] for p in f["pages"]]
@@ -131,7 +135,7 @@ def browser(b):
             out.append(f"- Full scan of a text page ({names[kind]}; {len(f['pages'])} pages of the set with the most "
                        f"lines, {min(lines_n)}–{max(lines_n)} lines read): median **{f['ms_median']:.0f} ms**"
                        + (f" (target ≤ 1,000 ms: {'met' if f['ms_median'] <= 1000 else '**not met**'})"
-                          if kind == "compressed" else "") + first
+                          if kind in ("compressed", "compressed_fast") else "") + first
                        + (f"; median ms per stage: {stages}" if stages else "") + reread
                        + f"; wasm memory after the run {f['wasm_memory_bytes'] / 1048576:.0f} MiB (it only grows).")
     return out

@@ -7,7 +7,6 @@ const ROLE_NAMES = {
   detector: 'OCR detector',
   recogniser: 'OCR recogniser',
   direction: 'Text direction',
-  fast_recogniser: 'OCR fast recogniser',
 };
 const ACCURACY_NAMES = {
   classifier: 'top-1',

@@ -27,12 +27,14 @@ pub struct ModelArgs {
     /// Skip the 180° direction classifier.
     #[arg(long)]
     no_cls: bool,
-    /// Read every line with PP-OCR's recogniser only, without the fast recogniser
-    /// (ocr_fast/rec_fast.slim, or ocr_fast/rec_fast_f32.onnx with --original) trying first.
+    /// Let the fast recogniser (ocr_fast/rec_fast.slim, or ocr_fast/rec_fast_f32.onnx with
+    /// --original) read every line first, and PP-OCR's recogniser only the lines it is unsure
+    /// of: ~5x faster full scans, but less accurate on camera pages and forms
+    /// (models/REPORT.md, "Fast recogniser").
     #[arg(long)]
-    no_fast_rec: bool,
-    /// Lines the fast recogniser reads with a mean character probability below this are
-    /// read again by PP-OCR's recogniser (0: never, 1: always).
+    fast_rec: bool,
+    /// With --fast-rec: lines the fast recogniser reads with a mean character probability
+    /// below this are read again by PP-OCR's recogniser (0: never, 1: always).
     #[arg(long, default_value_t = slimscan::scan::ocr::pipeline::FALLBACK_BELOW)]
     fallback_below: f32,
     /// Longest side of the detector input, in pixels (smaller: faster, less memory, small
@@ -64,7 +66,7 @@ impl ModelArgs {
         };
         let (det, rec) = (read(names[0])?, read(names[1])?);
         let cls = if self.no_cls { None } else { Some(read(names[2])?) };
-        let fast = if self.no_fast_rec { None } else { Some(read(names[3])?) };
+        let fast = if self.fast_rec { Some(read(names[3])?) } else { None };
         let bytes =
             (det.len() + rec.len() + cls.as_ref().map_or(0, Vec::len) + fast.as_ref().map_or(0, Vec::len))
                 as u64;
