@@ -142,7 +142,7 @@ impl Ocr {
     }
 
     /// Reads a PNG/JPEG image that is one text line or word (no detection): JSON `{text,
-    /// confidence, rotated, timings_ms}`.
+    /// confidence, rotated, reads, timings_ms}`.
     #[wasm_bindgen(js_name = readLine)]
     pub fn read_line(&mut self, bytes: &[u8]) -> Result<String, JsError> {
         let (img, decode_ms) = decode_timed(bytes)?;
@@ -252,7 +252,7 @@ impl Scanner {
     }
 
     /// Reads a PNG/JPEG image of one text line (no detection): JSON `{text, confidence,
-    /// rotated, timings_ms}`. Throws when no OCR models are loaded.
+    /// rotated, reads, timings_ms}`. Throws when no OCR models are loaded.
     #[wasm_bindgen(js_name = readLine)]
     pub fn read_line(&mut self, bytes: &[u8]) -> Result<String, JsError> {
         let (img, _) = decode_timed(bytes)?;

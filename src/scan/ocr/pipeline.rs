@@ -90,9 +90,10 @@ impl OcrOptions {
 /// generated lines better than PP-OCRv4's (128 dev lines of models/calib/set: 97.71 % against
 /// 96.16 %, compressed), so a line read again only pays where it reads text unlike its
 /// training: the 7 scene-text words of ../shared/data/ocr get a mean of 0.57–0.74 from it
-/// and are read again, while 2 of the 128 dev lines fall below 0.8 (the two scanned lines
-/// there: 0.94, 0.98). A lowest-character rule re-read 22 dev lines at 0.5 and no scene word
-/// at 0.3 (models/REPORT.md, "Fast recogniser").
+/// and are read again (its 2 scanned lines 0.94 and 0.98), while 2 of the 128 dev lines fall
+/// below 0.8. A lowest-character rule re-read 22 dev lines at 0.5 and no scene word at 0.3.
+/// On camera pages and forms it is confidently wrong more often, which no threshold fixes
+/// (models/REPORT.md, "Fast recogniser"): hence opt-in.
 pub const FALLBACK_BELOW: f32 = 0.8;
 
 /// Milliseconds spent per stage.
