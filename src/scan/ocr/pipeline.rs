@@ -385,11 +385,10 @@ impl Ocr {
                 for (k, &i) in flagged.iter().enumerate() {
                     best[i] = best[i].max(reads[n + k].confidence);
                 }
-                let mut unsure: Vec<usize> = (0..n).filter(|&i| below >= 1.0 || best[i] < below).collect();
-                let turned =
-                    flagged.iter().enumerate().filter(|&(_, i)| unsure.contains(i)).map(|(k, _)| n + k);
-                unsure.extend(turned.collect::<Vec<_>>());
-                (reads, unsure)
+                let unsure = |i: usize| below >= 1.0 || best[i] < below;
+                let turned = flagged.iter().enumerate().filter(|&(_, &i)| unsure(i)).map(|(k, _)| n + k);
+                let again: Vec<usize> = (0..n).filter(|&i| unsure(i)).chain(turned).collect();
+                (reads, again)
             }
             None => (Vec::new(), all),
         };
