@@ -254,17 +254,34 @@ train-resnet50: train-data cli wasm browser-tools
 train: train-mobilenet train-resnet50 report
 
 # The fast recogniser (models/train/rec_fast.py): 80,000 rendered lines (~10 min), 80 min of
-# training (resumable: rerun to continue), export to models/ocr_fast/rec_fast_f32.onnx, then
-# int8 compression with GPTQ rounding on the OCR calibration lines.
+# training (resumable: rerun to continue), export of that base network; then 400 camera scenes
+# of text pages and forms (make_set.py, another seed than the evaluation set, ~10 min), the
+# line crops the pipeline cuts out of them read by PP-OCR (examples/scene_crops.rs, ~15 min),
+# labelled against the scenes' ground truth, 30 min of fine-tuning on those crops mixed with
+# rendered lines; export to models/ocr_fast/rec_fast_f32.onnx, then int8 compression with GPTQ
+# rounding on the OCR calibration lines.
 REC_FAST_WORK ?= $(TRAIN_WORK)/rec
 REC_FAST_MINUTES ?= 80
+REC_FAST_FT_MINUTES ?= 30
+REC_FAST_SCENES ?= --seed 31 --per-type 200
 REC_FAST_COMPRESS ?= --gptq $(OCR_CALIB)/lines --gptq-count 128 --manifest models/calib/ppocr_rec.json
-train-rec-fast: train-env cli $(OCR_CALIB)/manifest.tsv
+train-rec-fast: train-env cli models $(OCR_CALIB)/manifest.tsv
 	@[ -f $(REC_FAST_WORK)/heldout.txt ] || $(TRAIN_VENV)/bin/python models/train/rec_fast.py data \
 		--out $(REC_FAST_WORK) --train 80000 --val 1000
 	@[ -f $(REC_FAST_WORK)/rec_fast.pt ] || $(TRAIN_VENV)/bin/python models/train/rec_fast.py train \
 		--data $(REC_FAST_WORK) --minutes $(REC_FAST_MINUTES)
-	$(TRAIN_VENV)/bin/python models/train/rec_fast.py export --data $(REC_FAST_WORK) \
+	@[ -f $(REC_FAST_WORK)/rec_fast_base.onnx ] || $(TRAIN_VENV)/bin/python models/train/rec_fast.py export \
+		--data $(REC_FAST_WORK) --out $(REC_FAST_WORK)/rec_fast_base.onnx
+	@[ -f $(REC_FAST_WORK)/scene_set/manifest.jsonl ] || $(TRAIN_VENV)/bin/python benches/scan/make_set.py \
+		--out $(REC_FAST_WORK)/scene_set --types text,form --jobs 2 $(REC_FAST_SCENES)
+	@[ -f $(REC_FAST_WORK)/scene_crops/crops.tsv ] || cargo run --locked --release --features cli \
+		--example scene_crops -- models/ppocr_det.slim models/ppocr_rec.slim models/ppocr_cls.slim \
+		$(REC_FAST_WORK)/scene_set $(REC_FAST_WORK)/scene_crops
+	@[ -f $(REC_FAST_WORK)/scenes.txt ] || $(TRAIN_VENV)/bin/python models/train/rec_fast.py scenes \
+		--crops $(REC_FAST_WORK)/scene_crops --set $(REC_FAST_WORK)/scene_set --out $(REC_FAST_WORK)
+	@[ -f $(REC_FAST_WORK)/rec_fast_ft.pt ] || $(TRAIN_VENV)/bin/python models/train/rec_fast.py finetune \
+		--data $(REC_FAST_WORK) --init $(REC_FAST_WORK)/rec_fast_base.onnx --minutes $(REC_FAST_FT_MINUTES)
+	$(TRAIN_VENV)/bin/python models/train/rec_fast.py export --data $(REC_FAST_WORK) --weights rec_fast_ft.pt \
 		--out models/ocr_fast/rec_fast_f32.onnx
 	$(CARGO_TARGET_DIR)/release/slimscan compress models/ocr_fast/rec_fast_f32.onnx \
 		-o models/ocr_fast/rec_fast.slim $(REC_FAST_COMPRESS)

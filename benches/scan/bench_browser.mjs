@@ -196,13 +196,15 @@ for (const [k, g] of Object.entries(groups).sort()) {
 // Full scans of A4 text pages: compressed, then original models.
 const full = {};
 if (textScenes.length && existsSync(path.join(modelsDir, 'ppocr_det.slim'))) {
-  // The app's sets (PP-OCRv4's recogniser reads every line), and `compressed_fast`: the
-  // compressed set with the fast recogniser reading every line first (`--fast-rec`).
+  // The app's sets (the fast recogniser reads every line first, PP-OCRv4's the lines it is
+  // unsure of), and `compressed_ppocr`: the compressed set with PP-OCRv4's recogniser reading
+  // every line (`--no-fast-rec`).
   const compressed = ['ppocr_det.slim', 'ppocr_rec.slim', 'ppocr_cls.slim', 'classifier/mobilenet_v2_dc.slim'];
   const sets = {
-    compressed,
-    original: ['ch_PP-OCRv4_det_infer.onnx', 'ch_PP-OCRv4_rec_infer.onnx', 'ch_ppocr_mobile_v2.0_cls_infer.onnx', 'classifier/mobilenet_v2_f32.onnx'],
-    compressed_fast: [...compressed, 'ocr_fast/rec_fast.slim'],
+    compressed: [...compressed, 'ocr_fast/rec_fast.slim'],
+    original: ['ch_PP-OCRv4_det_infer.onnx', 'ch_PP-OCRv4_rec_infer.onnx', 'ch_ppocr_mobile_v2.0_cls_infer.onnx',
+      'classifier/mobilenet_v2_f32.onnx', 'ocr_fast/rec_fast_f32.onnx'],
+    compressed_ppocr: compressed,
   };
   for (const [kind, names] of Object.entries(sets)) {
     const r = await page.evaluate(async ({ names, urls }) => {

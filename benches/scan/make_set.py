@@ -1620,6 +1620,9 @@ def parse_args(argv=None):
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
     ap.add_argument("--per-type", type=int, default=60,
                     help="scenes per type (text, form, barcode, qr); none gets half as many")
+    ap.add_argument("--types", default=",".join(TYPES),
+                    help="comma-separated scene types to make (default all; e.g. text,form for the "
+                         "fast recogniser's training crops, models/train/rec_fast.py)")
     ap.add_argument("--jobs", type=int, default=1,
                     help="worker processes (default 1; output does not depend on it)")
     return ap.parse_args(argv)
@@ -1633,8 +1636,14 @@ def _job(args):
 def main(argv=None) -> int:
     a = parse_args(argv)
     out = a.out
+    types = [t.strip() for t in a.types.split(",") if t.strip()]
+    unknown = [t for t in types if t not in TYPES]
+    if unknown or not types:
+        print(f"make_set: unknown scene types {unknown} (choose from {', '.join(TYPES)})", file=sys.stderr)
+        return 2
     counts = {k: a.per_type for k in TYPES[:4]}
     counts["none"] = a.per_type // 2
+    counts = {k: (n if k in types else 0) for k, n in counts.items()}
     jobs = [(a.seed, k, i, 0) for k in TYPES for i in range(counts[k])]
     total = len(jobs)
     for k in TYPES:  # images an earlier run left

@@ -83,7 +83,7 @@ def extra(e):
     a = c["all"]
     out = [f"- Model bytes: original {o['model_bytes']:,}, compressed {c['model_bytes']:,} "
            f"({o['model_bytes'] / max(1, c['model_bytes']):.1f}x smaller): PP-OCRv4 det + rec + direction "
-           "classifier and the MobileNetV2 document-type classifier.",
+           "classifier, the fast recogniser and the MobileNetV2 document-type classifier.",
            f"- Codes reported that are not on the scene: {a['codes_invented']} (compressed run), "
            f"{o['all']['codes_invented']} (original); pages found on code- and document-free scenes: "
            f"{a['pages_invented']}; none scenes that got text or fields: {a['invented_text']} (compressed), "
@@ -117,9 +117,12 @@ def browser(b):
         out.append(f"- The full scans below were measured again on {b['full_scan_date'][:10]} "
                    f"(`bench_browser.mjs --only-full-scan`, merged into this file); the codes above on "
                    f"{b['date'][:10]}.")
-    names = {"compressed": "compressed models", "original": "original models",
+    fast_first = b.get("full_scan", {}).get("compressed_ppocr") is not None
+    names = {"compressed": "compressed models" + (", the fast recogniser first" if fast_first else ""),
+             "original": "original models" + (", the fast recogniser first" if fast_first else ""),
+             "compressed_ppocr": "compressed models, PP-OCRv4's recogniser alone (`--no-fast-rec`)",
              "compressed_fast": "compressed models with the fast recogniser first (`--fast-rec`)"}
-    for kind in ("compressed", "original", "compressed_fast"):
+    for kind in ("compressed", "original", "compressed_ppocr", "compressed_fast"):
         f = b.get("full_scan", {}).get(kind)
         if f:
             lines_n = [p["lines"] for p in f["pages"]]
@@ -147,7 +150,9 @@ def section():
              "by hand. The scenes come from `make scan-set` (benches/scan/make_set.py, default seed: camera-like "
              "photos of text pages, 1D barcodes, QR and other 2D codes, filled forms and document-free "
              "clutter; see benches/scan/README.md); the same pipeline runs with the original models "
-             "(PP-OCRv4 ONNX and the f32 MobileNetV2, tract f32) and with the compressed ones (.slim). Codes do "
+             "(PP-OCRv4 ONNX, the fast recogniser's f32 ONNX and the f32 MobileNetV2, tract f32) and with the "
+             "compressed ones (.slim). Text is read as the app reads it: the fast recogniser first, PP-OCRv4's "
+             "recogniser for the lines it is unsure of (models/REPORT.md, \"Fast recogniser\"). Codes do "
              "not depend on the networks (rxing on the frame and on the rectified page), so their drop is zero "
              "by construction.", ""]
     if os.path.exists(EVAL):

@@ -161,6 +161,117 @@ def make_batch(lines: Lines, ids, rng: np.random.Generator | None):
     return np.repeat(x, 3, axis=1)
 
 
+def norm_ws(text: str) -> str:
+    return " ".join(text.split())
+
+
+def best_substring(read: str, line: str) -> tuple[int, str]:
+    """The substring of `line` closest to `read` in edit distance (semi-global alignment:
+    `line`'s prefix and suffix are free) and that distance."""
+    n, m = len(read), len(line)
+    prev = [0] * (m + 1)  # row 0: starting anywhere in `line` costs nothing
+    start_prev = list(range(m + 1))
+    for i in range(1, n + 1):
+        cur, start = [i] + [0] * m, [0] + [0] * m
+        ca = read[i - 1]
+        for j in range(1, m + 1):
+            best, st = prev[j - 1] + (ca != line[j - 1]), start_prev[j - 1]
+            if prev[j] + 1 < best:
+                best, st = prev[j] + 1, start_prev[j]
+            if cur[j - 1] + 1 < best:
+                best, st = cur[j - 1] + 1, start[j - 1]
+            cur[j], start[j] = best, st
+        prev, start_prev = cur, start
+    j = min(range(m + 1), key=lambda k: prev[k])
+    return prev[j], whole_words(line, start_prev[j], j)
+
+
+def whole_words(line: str, i: int, j: int) -> str:
+    """`line[i:j]` with a word cut at either end made whole, or dropped when less than half
+    of it is inside: the detector does not split words, so a cut word is a misalignment (a
+    checkbox read as "x" aligned with the last letter of the word before it)."""
+
+    def word(k):  # the word around position k: (start, end)
+        a = k
+        while a > 0 and not line[a - 1].isspace():
+            a -= 1
+        b = k
+        while b < len(line) and not line[b].isspace():
+            b += 1
+        return a, b
+
+    if i < j and 0 < i < len(line) and not line[i - 1].isspace() and not line[i].isspace():
+        a, b = word(i)
+        i = a if (b - i) * 2 >= b - a else b
+    if i < j and 0 < j < len(line) and not line[j - 1].isspace() and not line[j].isspace():
+        a, b = word(j - 1)
+        j = b if (j - a) * 2 >= b - a else a
+    return line[i:j].strip() if i < j else ""
+
+
+def scene_label(read: str, gt_lines: list[str]) -> str | None:
+    """The ground-truth text of a crop PP-OCR read as `read` (non-ASCII characters as spaces):
+    `read` itself when it is part of a printed line, else the closest part of a printed line
+    when within 15 % of its length (PP-OCR's own misreadings corrected), in whole words
+    (`whole_words`); None when not located (not text, or misread too far)."""
+    # PP-OCRv4 reads a checkbox as a CJK glyph such as 口: the fast recogniser has only ASCII,
+    # and the ground truth has no glyph for the box.
+    read = norm_ws("".join(c if c.isascii() else " " for c in read))
+    if len(read) < 2:
+        return None
+    for ln in gt_lines:
+        k = ln.find(read)
+        if k >= 0:
+            return whole_words(ln, k, k + len(read)) or None
+    best = (len(read), None)
+    tolerance = max(1, round(0.15 * len(read)))
+    for ln in gt_lines:
+        if len(read) - len(ln) > tolerance:
+            continue
+        d, sub = best_substring(read, ln)
+        if d < best[0]:
+            best = (d, sub)
+    d, sub = best
+    if sub and d <= tolerance and sub.isascii():
+        return sub
+    return None
+
+
+def cmd_scenes(a):
+    """Crops cut from camera scenes by the scan pipeline (examples/scene_crops.rs), labelled
+    against the scenes' ground truth, into splits `scenes` and `scenes_val` (the last
+    `--val-scenes` scenes)."""
+    crops, out = Path(a.crops), Path(a.out)
+    gt = {}
+    for line in (Path(a.set) / "manifest.jsonl").read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            gt[row["path"]] = [norm_ws(t) for t in row["text"].split("\n") if t.strip()]
+    rows = [r.split("\t") for r in (crops / "crops.tsv").read_text().splitlines() if r]
+    scenes = sorted({r[1] for r in rows})
+    val_scenes = set(scenes[len(scenes) - a.val_scenes:])
+    kept = {"scenes": [], "scenes_val": []}
+    exact = fixed = dropped = 0
+    for name, scene, read, _conf in rows:
+        label = scene_label(read, gt[scene])
+        if label is None:
+            dropped += 1
+            continue
+        exact += label == norm_ws(read)
+        fixed += label != norm_ws(read)
+        img = Image.open(crops / name).convert("RGB")
+        kept["scenes_val" if scene in val_scenes else "scenes"].append((to_height(img), label))
+    for split, items in kept.items():
+        with open(out / f"{split}.bin", "wb") as f:
+            for arr, _ in items:
+                f.write(arr.T.tobytes())
+        np.save(out / f"{split}.widths.npy", np.array([arr.shape[1] for arr, _ in items], dtype=np.int32))
+        (out / f"{split}.txt").write_text("\n".join(t for _, t in items) + "\n")
+    print(f"scenes: {len(rows)} crops of {len(scenes)} scenes: {exact} labelled by PP-OCR's read, {fixed} by "
+          f"the closest ground truth, {dropped} dropped; {len(kept['scenes'])} train, "
+          f"{len(kept['scenes_val'])} validation", file=sys.stderr)
+
+
 # ---------------------------------------------------------------------------------------------
 # Network
 
@@ -272,6 +383,27 @@ def evaluate(net, lines: Lines, limit: int | None = None, batch: int = 16) -> fl
     return 1 - edits / max(1, chars)
 
 
+def train_step(net, opt, ctc, lines: Lines, ids, rng, lr: float):
+    """One CTC step on the lines `ids` at learning rate `lr`; returns the loss."""
+    import torch
+    from torch import nn
+
+    for g in opt.param_groups:
+        g["lr"] = lr
+    x = torch.from_numpy(make_batch(lines, ids, rng))
+    targets = [encode(" ".join(lines.texts[i].split())) for i in ids]
+    logp = net(x).log_softmax(2).permute(1, 0, 2)  # [T, n, C]
+    t_len = torch.full((len(ids),), logp.shape[0], dtype=torch.long)
+    y = torch.tensor([c for t in targets for c in t], dtype=torch.long)
+    y_len = torch.tensor([len(t) for t in targets], dtype=torch.long)
+    loss = ctc(logp, y, t_len, y_len)
+    opt.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+    opt.step()
+    return loss
+
+
 def cmd_train(a):
     import torch
     from torch import nn
@@ -307,20 +439,7 @@ def cmd_train(a):
             # One-cycle-like: warm-up, then cosine over the time budget.
             frac = elapsed / budget
             lr = a.lr * min(1.0, (state["step"] + 1) / 300) * 0.5 * (1 + math.cos(math.pi * frac))
-            for g in opt.param_groups:
-                g["lr"] = lr
-            x = torch.from_numpy(make_batch(train, ids, rng))
-            targets = [encode(" ".join(train.texts[i].split())) for i in ids]
-            logits = net(x)
-            logp = logits.log_softmax(2).permute(1, 0, 2)  # [T, n, C]
-            t_len = torch.full((len(ids),), logp.shape[0], dtype=torch.long)
-            y = torch.tensor([c for t in targets for c in t], dtype=torch.long)
-            y_len = torch.tensor([len(t) for t in targets], dtype=torch.long)
-            loss = ctc(logp, y, t_len, y_len)
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-            opt.step()
+            loss = train_step(net, opt, ctc, train, ids, rng, lr)
             state["step"] += 1
             if state["step"] % 50 == 0:
                 print(f"step {state['step']} {elapsed / 60:.1f} min lr {lr:.2e} loss {loss.item():.3f}", file=sys.stderr, flush=True)
@@ -346,6 +465,117 @@ def cmd_train(a):
     )
 
 
+def load_onnx_weights(net, path: Path):
+    """The exported network's weights back into `net`: export folded each batch norm into its
+    convolution, so every convolution gets the folded kernel and its batch norm becomes the
+    identity plus the folded bias (running mean 0, variance 1 - eps, scale 1). Fine-tuning
+    keeps those batch norms frozen (`freeze_bn`)."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    m = onnx.load(str(path))
+    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    convs = [n for n in m.graph.node if n.op_type == "Conv"]
+    mods = list(net.modules())
+    pairs = []
+    for k, mod in enumerate(mods):
+        if isinstance(mod, torch.nn.Conv2d):
+            bn = mods[k + 1] if k + 1 < len(mods) and isinstance(mods[k + 1], torch.nn.BatchNorm2d) else None
+            pairs.append((mod, bn))
+    if len(pairs) != len(convs):
+        raise SystemExit(f"{path}: {len(convs)} convolutions, the network has {len(pairs)}")
+    with torch.no_grad():
+        for (conv, bn), node in zip(pairs, convs):
+            w = torch.from_numpy(inits[node.input[1]].copy())
+            b = torch.from_numpy(inits[node.input[2]].copy()) if len(node.input) > 2 else torch.zeros(w.shape[0])
+            if tuple(w.shape) != tuple(conv.weight.shape):
+                raise SystemExit(f"{path}: {node.name} weight {tuple(w.shape)}, expected {tuple(conv.weight.shape)}")
+            conv.weight.copy_(w)
+            if bn is None:
+                conv.bias.copy_(b)
+            else:
+                bn.running_mean.zero_()
+                bn.running_var.fill_(1.0 - bn.eps)
+                bn.weight.fill_(1.0)
+                bn.bias.copy_(b)
+
+
+def freeze_bn(net):
+    for m in net.modules():
+        if hasattr(m, "running_mean"):
+            m.eval()
+
+
+def cmd_finetune(a):
+    """Fine-tunes the exported network on scene crops (split `scenes`, `cmd_scenes`) mixed with
+    rendered lines (split `train`), batch norms frozen; keeps the weights that read the scene
+    validation crops best."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(2)
+    torch.set_num_threads(a.threads)
+    folder = Path(a.data)
+    scenes, lines = Lines(folder, "scenes"), Lines(folder, "train")
+    vals = {k: Lines(folder, k) for k in ("scenes_val", "val", "heldout")}
+    net = build()
+    load_onnx_weights(net, Path(a.init))
+    opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=1e-4)
+    ctc = nn.CTCLoss(blank=0, zero_infinity=True)
+    rng = np.random.default_rng(11)
+
+    def score():
+        r = {k: evaluate(net, v, 400) for k, v in vals.items()}
+        freeze_bn(net)
+        return r
+
+    def groups(src):
+        order = np.argsort(src.widths, kind="stable")
+        g = [order[s : s + a.batch] for s in range(0, len(order), a.batch)]
+        rng.shuffle(g)
+        return g
+
+    first = score()
+    print(f"start: {first}", file=sys.stderr, flush=True)
+    best, log = (first["scenes_val"], 0), [{"step": 0, **first}]
+    torch.save(net.state_dict(), folder / "rec_fast_ft.pt")
+    net.train()
+    freeze_bn(net)
+    queues = {"scenes": [], "train": []}
+    budget, t0, step = a.minutes * 60, time.time(), 0
+    while time.time() - t0 < budget:
+        src_name = "scenes" if rng.random() < a.scene_share else "train"
+        src = scenes if src_name == "scenes" else lines
+        if not queues[src_name]:
+            queues[src_name] = groups(src)
+        ids = queues[src_name].pop()
+        frac = (time.time() - t0) / budget
+        lr = a.lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * frac))
+        loss = train_step(net, opt, ctc, src, ids, rng, lr)
+        step += 1
+        if step % 50 == 0:
+            print(f"step {step} {(time.time() - t0) / 60:.1f} min lr {lr:.2e} loss {loss.item():.3f}", file=sys.stderr, flush=True)
+        if step % a.eval_every == 0:
+            r = score()
+            log.append({"step": step, **r})
+            print(f"eval step {step}: {r}", file=sys.stderr, flush=True)
+            if r["scenes_val"] > best[0]:
+                best = (r["scenes_val"], step)
+                torch.save(net.state_dict(), folder / "rec_fast_ft.pt")
+    r = score()
+    log.append({"step": step, **r})
+    if r["scenes_val"] > best[0]:
+        best = (r["scenes_val"], step)
+        torch.save(net.state_dict(), folder / "rec_fast_ft.pt")
+    print(f"final: {r}; best scene validation {best[0]:.4f} at step {best[1]}", file=sys.stderr)
+    net.load_state_dict(torch.load(folder / "rec_fast_ft.pt"))
+    full = {k: evaluate(net, v) for k, v in vals.items()}
+    (folder / "rec_fast_ft.json").write_text(json.dumps({"steps": step, "minutes": a.minutes, "best_step": best[1],
+                                                         "start": first, "best": full, "log": log}, indent=1))
+    print(f"kept step {best[1]}: {full}", file=sys.stderr)
+
+
 def reestimate_bn(net, lines: Lines, rng, batches: int = 60, batch: int = 32):
     """Batch-norm statistics recomputed with the final weights (cumulative average)."""
     import torch
@@ -369,7 +599,7 @@ def cmd_export(a):
 
     folder = Path(a.data)
     net = build()
-    net.load_state_dict(torch.load(folder / "rec_fast.pt"))
+    net.load_state_dict(torch.load(folder / a.weights))
     net.eval()
     model = with_softmax(net)
     x = torch.zeros(1, 3, HEIGHT, 320)
@@ -417,10 +647,26 @@ def main():
     e = sub.add_parser("export")
     e.add_argument("--data", required=True)
     e.add_argument("--out", required=True)
+    e.add_argument("--weights", default="rec_fast.pt", help="in --data: rec_fast.pt, or rec_fast_ft.pt after finetune")
+    c = sub.add_parser("scenes")
+    c.add_argument("--crops", required=True, help="examples/scene_crops.rs output")
+    c.add_argument("--set", required=True, help="the scene set the crops came from")
+    c.add_argument("--out", required=True)
+    c.add_argument("--val-scenes", type=int, default=30)
+    f = sub.add_parser("finetune")
+    f.add_argument("--data", required=True)
+    f.add_argument("--init", required=True, help="the exported ONNX to start from")
+    f.add_argument("--minutes", type=float, default=30)
+    f.add_argument("--batch", type=int, default=32)
+    f.add_argument("--lr", type=float, default=5e-4)
+    f.add_argument("--scene-share", type=float, default=0.6, help="share of batches from scene crops")
+    f.add_argument("--threads", type=int, default=2)
+    f.add_argument("--eval-every", type=int, default=300)
     v = sub.add_parser("eval")
     v.add_argument("--data", required=True)
     a = p.parse_args()
-    {"data": cmd_data, "train": cmd_train, "export": cmd_export, "eval": cmd_eval}[a.cmd](a)
+    {"data": cmd_data, "train": cmd_train, "export": cmd_export, "eval": cmd_eval, "scenes": cmd_scenes,
+     "finetune": cmd_finetune}[a.cmd](a)
 
 
 if __name__ == "__main__":

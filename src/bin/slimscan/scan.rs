@@ -27,20 +27,23 @@ pub struct ModelArgs {
     /// Skip the 180° direction classifier.
     #[arg(long)]
     no_cls: bool,
-    /// Let the fast recogniser (ocr_fast/rec_fast.slim, or ocr_fast/rec_fast_f32.onnx with
-    /// --original) read every line first, and PP-OCR's recogniser only the lines it is unsure
-    /// of: ~5x faster full scans, but less accurate on camera pages and forms
-    /// (models/REPORT.md, "Fast recogniser").
+    /// Let PP-OCR's recogniser read every line, without the fast recogniser
+    /// (ocr_fast/rec_fast.slim, or ocr_fast/rec_fast_f32.onnx with --original) reading them
+    /// first: ~5x slower full scans (models/REPORT.md, "Fast recogniser").
     #[arg(long)]
-    fast_rec: bool,
-    /// With --fast-rec: lines the fast recogniser reads with a mean character probability
-    /// below this are read again by PP-OCR's recogniser (0: never, 1: always).
+    no_fast_rec: bool,
+    /// Lines the fast recogniser reads with a mean character probability below this are read
+    /// again by PP-OCR's recogniser (0: never, 1: always).
     #[arg(long, default_value_t = slimscan::scan::ocr::pipeline::FALLBACK_BELOW)]
     fallback_below: f32,
     /// Longest side of the detector input, in pixels (smaller: faster, less memory, small
     /// text may be missed).
     #[arg(long, default_value_t = slimscan::scan::ocr::det::DetOptions::default().max_side)]
     det_max_side: usize,
+    /// Scanner settings as JSON (`ScanOptions::apply_json`), e.g.
+    /// '{"codes_try_harder": false, "page_max_side": 320}'.
+    #[arg(long, value_name = "JSON")]
+    scan_options: Option<String>,
     /// The document-type classifier (default: MODELS/classifier/mobilenet_v2_dc.slim, or
     /// mobilenet_v2_f32.onnx with --original).
     #[arg(long)]
@@ -66,7 +69,7 @@ impl ModelArgs {
         };
         let (det, rec) = (read(names[0])?, read(names[1])?);
         let cls = if self.no_cls { None } else { Some(read(names[2])?) };
-        let fast = if self.fast_rec { Some(read(names[3])?) } else { None };
+        let fast = if self.no_fast_rec { None } else { Some(read(names[3])?) };
         let bytes =
             (det.len() + rec.len() + cls.as_ref().map_or(0, Vec::len) + fast.as_ref().map_or(0, Vec::len))
                 as u64;
@@ -100,7 +103,11 @@ impl ModelArgs {
         let bytes =
             std::fs::read(&path).with_context(|| format!("reading the classifier {}", path.display()))?;
         let classifier = Classifier::load(&bytes).with_context(|| path.display().to_string())?;
-        Ok((Scanner::new(ocr, Some(classifier)), ocr_bytes + bytes.len() as u64))
+        let mut scanner = Scanner::new(ocr, Some(classifier));
+        if let Some(json) = &self.scan_options {
+            scanner.options.apply_json(json).context("--scan-options")?;
+        }
+        Ok((scanner, ocr_bytes + bytes.len() as u64))
     }
 
     pub fn kind(&self) -> &'static str {

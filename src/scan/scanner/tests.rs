@@ -89,11 +89,14 @@ fn session_reports_a_steady_page_and_remembers_codes() {
 #[test]
 fn options_from_json() {
     let mut o = ScanOptions::default();
+    assert!(o.quick_frame_codes_with_page);
     o.apply_json(
-        r#"{"preview_try_harder": true, "page_max_side": 256, "codes_on_page": false, "read_none": false}"#,
+        r#"{"preview_try_harder": true, "page_max_side": 256, "codes_on_page": false, "read_none": false,
+            "quick_frame_codes_with_page": false}"#,
     )
     .unwrap();
     assert!(o.preview_codes.try_harder && !o.codes_on_page && o.page.max_side == 256 && !o.read_none);
+    assert!(!o.quick_frame_codes_with_page);
     for bad in [r#"{"page_max_side": 5}"#, r#"{"codes_multiple": 1}"#, r#"{"nope": true}"#, "[1]", "{"] {
         let before = o;
         assert!(o.apply_json(bad).unwrap_err().to_string().contains("scan options"), "{bad}");
