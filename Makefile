@@ -255,8 +255,9 @@ train: train-mobilenet train-resnet50 report
 
 # The fast recogniser (models/train/rec_fast.py): 80,000 rendered lines (~10 min), 80 min of
 # training (resumable: rerun to continue), export of that base network; then 400 camera scenes
-# of text pages and forms (make_set.py, another seed than the evaluation set, ~10 min), the
-# line crops the pipeline cuts out of them read by PP-OCR (examples/scene_crops.rs, ~15 min),
+# of text pages and forms (make_set.py, another seed than the evaluation set, ~6 min), the
+# line crops the pipeline cuts out of them read by PP-OCRv4's original det and rec (no
+# direction classifier: the pages are turned at most 20°; examples/scene_crops.rs, ~21 min),
 # labelled against the scenes' ground truth, 30 min of fine-tuning on those crops mixed with
 # rendered lines; export to models/ocr_fast/rec_fast_f32.onnx, then int8 compression with GPTQ
 # rounding on the OCR calibration lines.
@@ -275,7 +276,7 @@ train-rec-fast: train-env cli models $(OCR_CALIB)/manifest.tsv
 	@[ -f $(REC_FAST_WORK)/scene_set/manifest.jsonl ] || $(TRAIN_VENV)/bin/python benches/scan/make_set.py \
 		--out $(REC_FAST_WORK)/scene_set --types text,form --jobs 2 $(REC_FAST_SCENES)
 	@[ -f $(REC_FAST_WORK)/scene_crops/crops.tsv ] || cargo run --locked --release --features cli \
-		--example scene_crops -- models/ppocr_det.slim models/ppocr_rec.slim models/ppocr_cls.slim \
+		--example scene_crops -- models/ch_PP-OCRv4_det_infer.onnx models/ch_PP-OCRv4_rec_infer.onnx - \
 		$(REC_FAST_WORK)/scene_set $(REC_FAST_WORK)/scene_crops
 	@[ -f $(REC_FAST_WORK)/scenes.txt ] || $(TRAIN_VENV)/bin/python models/train/rec_fast.py scenes \
 		--crops $(REC_FAST_WORK)/scene_crops --set $(REC_FAST_WORK)/scene_set --out $(REC_FAST_WORK)

@@ -240,7 +240,7 @@ def scene_label(read: str, gt_lines: list[str]) -> str | None:
 def cmd_scenes(a):
     """Crops cut from camera scenes by the scan pipeline (examples/scene_crops.rs), labelled
     against the scenes' ground truth, into splits `scenes` and `scenes_val` (the last
-    `--val-scenes` scenes)."""
+    `--val-scenes` scenes by path)."""
     crops, out = Path(a.crops), Path(a.out)
     gt = {}
     for line in (Path(a.set) / "manifest.jsonl").read_text().splitlines():
@@ -652,7 +652,8 @@ def main():
     c.add_argument("--crops", required=True, help="examples/scene_crops.rs output")
     c.add_argument("--set", required=True, help="the scene set the crops came from")
     c.add_argument("--out", required=True)
-    c.add_argument("--val-scenes", type=int, default=30)
+    c.add_argument("--val-scenes", type=int, default=30,
+                   help="the last N scenes by path (text/... sorts after form/...) are the validation split")
     f = sub.add_parser("finetune")
     f.add_argument("--data", required=True)
     f.add_argument("--init", required=True, help="the exported ONNX to start from")
