@@ -61,9 +61,9 @@ fn main() -> Result<()> {
         let path = row["path"].as_str().context("manifest row without a path")?;
         let frame = RgbImage::decode(&read(set.join(path).to_str().context("path")?)?)?;
         scanner.scan_visual(&frame)?;
-        let img = scanner.rectified().unwrap_or(&frame).clone();
-        let boxes = ocr.detect(&img)?;
-        let crops = line_crops(&img, &boxes)?;
+        let img = scanner.rectified().unwrap_or(&frame);
+        let boxes = ocr.detect(img)?;
+        let crops = line_crops(img, &boxes)?;
         let (reads, _, _) = ocr.read_crops(crops.clone())?;
         for (crop, r) in crops.into_iter().zip(reads) {
             let crop = if r.rotated { crop.rotated_180() } else { crop };

@@ -274,20 +274,22 @@ impl Scanner {
         // The grey page serves the page's codes and the form fields; the frame's grey image
         // stands in when there is no page.
         let page_luma = self.rectified.as_ref().map(Luma::from_rgb);
-        let on_page = self.options.codes_on_page && page_luma.is_some() && to_frame.is_some();
+        // The page's grey image and its map back to the frame, when its codes are read.
+        let page_codes = match (self.options.codes_on_page, page_luma.as_ref(), to_frame) {
+            (true, Some(grey), Some(m)) => Some((grey, m)),
+            _ => None,
+        };
         let big_page = page_result.as_ref().is_some_and(|p| p.area_fraction >= QUICK_FRAME_MIN_PAGE_AREA);
-        let frame_codes = if on_page && big_page && self.options.quick_frame_codes_with_page {
+        let frame_codes = if page_codes.is_some() && big_page && self.options.quick_frame_codes_with_page {
             &self.options.preview_codes
         } else {
             &self.options.codes
         };
         let mut found = codes::decode(&luma, frame_codes, "frame")?;
-        if on_page {
-            if let (Some(page_luma), Some(m)) = (page_luma.as_ref(), to_frame) {
-                for mut c in codes::decode(page_luma, &self.options.codes, "page")? {
-                    codes::map_points(&mut c, |p| project(&m, p));
-                    found.push(c);
-                }
+        if let Some((grey, m)) = page_codes {
+            for mut c in codes::decode(grey, &self.options.codes, "page")? {
+                codes::map_points(&mut c, |p| project(&m, p));
+                found.push(c);
             }
         }
         self.grey = Some(page_luma.unwrap_or(luma));
