@@ -510,6 +510,12 @@ impl SlimLayer {
                             kernels::gemm(wg, xg, p, acc_g)?;
                             continue;
                         }
+                        if let GemmWeights::Dense(d) = wg {
+                            if kernels::has_direct_conv(&geom) {
+                                kernels::conv_dense(d, xg, &geom, acc_g)?;
+                                continue;
+                            }
+                        }
                         // Unfold a band of output rows at a time: a full im2col of a
                         // 640×640 detector layer would take tens of megabytes.
                         let band = (IM2COL_BUDGET / (geom.patch_len() * geom.out_w).max(1)).max(1);

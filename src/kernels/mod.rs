@@ -353,6 +353,32 @@ pub fn depthwise(w: &DepthwiseWeights, x: &[i16], g: &ConvGeometry, out: &mut [i
     Ok(())
 }
 
+/// Does [`conv_dense`] have a kernel for this geometry that needs no im2col matrix? (wasm
+/// simd128 builds, horizontal stride 1 or 2, no horizontal dilation.) Otherwise callers unfold the input
+/// band by band and run [`gemm`], which bounds the memory the scalar route would take.
+pub fn has_direct_conv(g: &ConvGeometry) -> bool {
+    cfg!(all(target_arch = "wasm32", target_feature = "simd128"))
+        && (g.stride_w == 1 || g.stride_w == 2)
+        && g.dilation_w == 1
+}
+
+/// Dense convolution of one image (one group): `x` is `channels × h × w`, `w` is
+/// `rows × patch_len`, `out` is `rows × pixels`; equal to [`im2col`] then [`gemm`].
+pub fn conv_dense(w: &DenseWeights, x: &[i16], g: &ConvGeometry, out: &mut [i32]) -> Result<()> {
+    g.validate()?;
+    check_len("conv input", x.len(), Some(g.channels * g.h * g.w))?;
+    check_len("conv weights", w.w.len(), w.rows.checked_mul(w.cols))?;
+    check_len("conv weight columns", w.cols, Some(g.patch_len()))?;
+    check_len("conv output", out.len(), w.rows.checked_mul(g.pixels()))?;
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if has_direct_conv(g) {
+        wasm_simd::conv_dense(w, x, g, out);
+        return Ok(());
+    }
+    scalar::conv_dense(w, x, g, out);
+    Ok(())
+}
+
 /// Unfolds `x` (`channels × h × w`) into the `patch_len × pixels` matrix whose column `p`
 /// holds the window of output pixel `p` (zeros where it covers padding).
 pub fn im2col(x: &[i16], g: &ConvGeometry, out: &mut [i16]) -> Result<()> {

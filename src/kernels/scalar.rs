@@ -104,6 +104,14 @@ pub fn im2col_rows(x: &[i16], g: &ConvGeometry, y0: usize, y1: usize, out: &mut 
     }
 }
 
+/// Dense convolution of one image: `out (rows × pixels) = W · im2col(x)`, the definition
+/// of the direct (no im2col matrix) SIMD kernels.
+pub fn conv_dense(w: &DenseWeights, x: &[i16], g: &ConvGeometry, out: &mut [i32]) {
+    let mut cols = vec![0i16; g.patch_len() * g.pixels()];
+    im2col(x, g, &mut cols);
+    gemm_dense(w, &cols, g.pixels(), out);
+}
+
 /// One activation's centered code (see [`super::quantize`]).
 #[inline]
 pub fn quantize_one(x: f32, inv_scale: f32, zero_point: i32, codes: Codes) -> i16 {

@@ -563,6 +563,137 @@ kernel_tests! {
 }
 
 // ---------------------------------------------------------------------------------------
+// Dense convolution (no im2col matrix where the SIMD kernel takes the geometry)
+
+/// A dense convolution: `rows` output channels over the geometry of a [`ConvCase`] (its
+/// depthwise weights unused).
+struct DenseConvCase {
+    conv: ConvCase,
+    w: DenseWeights,
+}
+
+impl Debug for DenseConvCase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "dense conv {} rows {:?}", self.w.rows, self.conv.g)
+    }
+}
+
+impl DenseConvCase {
+    fn random(rng: &mut SplitMix64, conv: ConvCase, rows: usize) -> DenseConvCase {
+        let cols = conv.g.patch_len();
+        let w = DenseWeights { rows, cols, w: centered(rng, rows * cols, 0.8) };
+        DenseConvCase { conv, w }
+    }
+}
+
+impl Case for DenseConvCase {
+    type Out = i32;
+
+    fn dispatch(&self) -> Vec<i32> {
+        let mut out = vec![0x3c3c_3c3c; self.w.rows * self.conv.g.pixels()];
+        conv_dense(&self.w, &self.conv.x, &self.conv.g, &mut out).unwrap();
+        out
+    }
+
+    fn reference(&self) -> Vec<i32> {
+        let mut out = vec![-3; self.w.rows * self.conv.g.pixels()];
+        scalar::conv_dense(&self.w, &self.conv.x, &self.conv.g, &mut out);
+        out
+    }
+
+    fn naive(&self) -> Vec<i32> {
+        let g = &self.conv.g;
+        let mut out = Vec::new();
+        for r in 0..self.w.rows {
+            for oy in 0..g.out_h {
+                for ox in 0..g.out_w {
+                    let mut acc = 0i64;
+                    for c in 0..g.channels {
+                        for ty in 0..g.kh {
+                            for tx in 0..g.kw {
+                                let iy =
+                                    ConvCase::naive_tap(oy, ty, g.stride_h, g.dilation_h, g.pad_top, g.h);
+                                let ix =
+                                    ConvCase::naive_tap(ox, tx, g.stride_w, g.dilation_w, g.pad_left, g.w);
+                                if let (Some(iy), Some(ix)) = (iy, ix) {
+                                    let k = (c * g.kh + ty) * g.kw + tx;
+                                    acc += i64::from(self.w.w[r * self.w.cols + k])
+                                        * i64::from(self.conv.x[(c * g.h + iy) * g.w + ix]);
+                                }
+                            }
+                        }
+                    }
+                    out.push(i32::try_from(acc).expect("test accumulates past i32"));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Every geometry of [`conv_cases`] (strides 1, 2 and 3, every padding, output columns past
+/// the input) with 1, 4, 5 and 9 output channels: row blocks of 4 and their remainder, odd
+/// and even patch lengths, rows of output pixels below, at and past 8.
+fn dense_conv_shapes(k: (usize, usize), dilation: (usize, usize), seed: u64) {
+    let mut rng = SplitMix64::new(seed);
+    let cases: Vec<DenseConvCase> = conv_cases(k, dilation, seed)
+        .into_iter()
+        .enumerate()
+        .map(|(i, conv)| DenseConvCase::random(&mut rng, conv, [1, 4, 5, 9][i % 4]))
+        .collect();
+    check(cases);
+}
+
+kernel_tests! {
+    conv_dense_3x3 => { dense_conv_shapes((3, 3), (1, 1), 60); };
+    conv_dense_other_kernels => {
+        dense_conv_shapes((1, 1), (1, 1), 61);
+        dense_conv_shapes((3, 1), (1, 1), 62);
+        dense_conv_shapes((2, 5), (1, 1), 63);
+        dense_conv_shapes((3, 3), (2, 1), 64);
+        dense_conv_shapes((3, 3), (1, 2), 65);
+    };
+    conv_dense_layer_sizes => {
+        // Detector- and recogniser-like planes: many 8-pixel tiles per row and a remainder.
+        let mut rng = SplitMix64::new(66);
+        let mut cases = Vec::new();
+        for &(c, (h, w), k, s, rows) in &[
+            (6, (30, 43), (3, 3), (1, 1), 24),
+            (3, (48, 100), (3, 3), (2, 2), 16),
+            (16, (3, 37), (3, 1), (1, 1), 12),
+        ] {
+            let conv = ConvCase::new(&mut rng, c, (h, w), k, s, (1, 1), (k.0 / 2, k.1 / 2, k.0 / 2, k.1 / 2), 0)
+                .unwrap();
+            cases.push(DenseConvCase::random(&mut rng, conv, rows));
+        }
+        check(cases);
+    };
+    conv_dense_extreme_values => {
+        let mut rng = SplitMix64::new(67);
+        let mut cases = Vec::new();
+        for (s, x_max) in [((1, 1), 255), ((2, 2), 255), ((1, 1), 32767), ((2, 1), 32767)] {
+            let conv = ConvCase::new(&mut rng, 3, (11, 21), (3, 3), s, (1, 1), (1, 1, 1, 1), 0).unwrap();
+            let mut case = DenseConvCase::random(&mut rng, conv, 5);
+            case.w.w.iter_mut().enumerate().for_each(|(i, v)| *v = if i % 3 == 0 { -255 } else { 255 });
+            case.conv.x.iter_mut().enumerate().for_each(|(i, v)| *v = if i % 2 == 0 { -x_max } else { x_max });
+            cases.push(case);
+        }
+        check(cases);
+    };
+    conv_dense_rejects_mismatched_shapes => {
+        let mut rng = SplitMix64::new(68);
+        let conv = ConvCase::new(&mut rng, 2, (5, 9), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 0).unwrap();
+        let case = DenseConvCase::random(&mut rng, conv, 3);
+        let g = case.conv.g;
+        let mut out = vec![0; 3 * g.pixels()];
+        assert!(conv_dense(&case.w, &case.conv.x[1..], &g, &mut out).is_err());
+        assert!(conv_dense(&case.w, &case.conv.x, &g, &mut out[1..]).is_err());
+        let narrow = DenseWeights { rows: 3, cols: 17, w: vec![1; 51] };
+        assert!(conv_dense(&narrow, &case.conv.x, &g, &mut out).is_err());
+    };
+}
+
+// ---------------------------------------------------------------------------------------
 // Quantize and dequantize
 
 #[derive(Debug)]
