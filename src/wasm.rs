@@ -117,7 +117,7 @@ impl Ocr {
     }
 
     /// Changes settings from JSON, any of: `{"det_min_side": 736, "det_max_side": 2000,
-    /// "use_cls": true, "min_confidence": 0.5, "fallback_below": 0.5, "batch": 6}`. Unknown
+    /// "use_cls": true, "cls_sample": 6, "min_confidence": 0.5, "fallback_below": 0.5, "batch": 6}`. Unknown
     /// keys are an error.
     #[wasm_bindgen(js_name = setOptions)]
     pub fn set_options(&mut self, json: &str) -> Result<(), JsError> {
