@@ -188,3 +188,34 @@ fn a_curved_reading_on_a_code_already_read_gives_way() {
     assert!(overlaps(&read, &misread));
     assert!(!overlaps(&read, &elsewhere));
 }
+
+/// A code's image with its tones swapped: light modules on a dark ground.
+fn negative(img: &crate::scan::image::RgbImage) -> crate::scan::image::RgbImage {
+    crate::scan::image::RgbImage {
+        width: img.width,
+        height: img.height,
+        data: img.data.iter().map(|&v| 255 - v).collect(),
+    }
+}
+
+#[test]
+fn reads_light_codes_on_a_dark_ground_when_trying_harder() {
+    let mut frame = background(1000, 560, 7);
+    let qr = negative(&code_image(BarcodeFormat::QR_CODE, "dark mode 42", 0, 0));
+    let ean = negative(&code_image(BarcodeFormat::EAN_13, "4006381333931", 300, 120));
+    paste(&mut frame, &qr, &[[60.0, 80.0], [360.0, 90.0], [350.0, 390.0], [50.0, 380.0]]);
+    paste(&mut frame, &ean, &[[500.0, 150.0], [940.0, 160.0], [936.0, 360.0], [496.0, 350.0]]);
+    let mut got: Vec<(String, String)> =
+        decode_frame(&frame).into_iter().map(|c| (c.format, c.text)).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("ean_13".to_string(), "4006381333931".to_string()),
+            ("qr_code".to_string(), "dark mode 42".to_string())
+        ]
+    );
+    // The quick pass (live preview) does not look for them.
+    let quick = CodeOptions { try_harder: false, multiple: true };
+    assert!(decode(&Luma::from_rgb(&frame), &quick, "frame").unwrap().is_empty());
+}
