@@ -3,7 +3,7 @@
 //! fused activation. Independent of tract, so it is tested on its own.
 
 use crate::error::{Error, Result};
-use crate::kernels::{self, Activation, Codes, ConvGeometry, DepthwiseWeights, GemmWeights};
+use crate::kernels::{self, Activation, Codes, ConvGeometry, DepthwiseWeights, Dequant, GemmWeights};
 use std::cell::RefCell;
 
 /// Integer buffers reused from one layer to the next (kernels overwrite what they use), so a
@@ -485,6 +485,47 @@ impl SlimLayer {
         let geom = spec.geometry(cg, h, w)?;
         let p = geom.pixels();
         let o = self.out_channels;
+        let pointwise = geom.kh == 1
+            && geom.kw == 1
+            && geom.stride_h == 1
+            && geom.stride_w == 1
+            && geom.pad_top == 0
+            && geom.pad_left == 0
+            && geom.out_h == h
+            && geom.out_w == w;
+        // One dense group in a wasm simd128 build: the kernels write the f32 outputs
+        // straight from their registers (no accumulator buffer to write and read back).
+        if let (LayerWeights::Gemm(groups), true) = (&self.weights, kernels::FUSED_DEQUANTIZE) {
+            if let [GemmWeights::Dense(d)] = groups.as_slice() {
+                let dq = Dequant { scale: scales, bias, act: self.act };
+                if pointwise && p >= 8 {
+                    for b in 0..n {
+                        let img = &xq[b * c * h * w..(b + 1) * c * h * w];
+                        kernels::gemm_dequantized(
+                            &groups[0],
+                            img,
+                            p,
+                            dq,
+                            &mut out[b * o * p..(b + 1) * o * p],
+                        )?;
+                    }
+                    return Ok(());
+                }
+                if !pointwise && kernels::has_direct_conv(&geom) {
+                    for b in 0..n {
+                        let img = &xq[b * c * h * w..(b + 1) * c * h * w];
+                        kernels::conv_dense_dequantized(
+                            d,
+                            img,
+                            &geom,
+                            dq,
+                            &mut out[b * o * p..(b + 1) * o * p],
+                        )?;
+                    }
+                    return Ok(());
+                }
+            }
+        }
         let acc = room(acc, o * p);
         for b in 0..n {
             let img = &xq[b * c * h * w..(b + 1) * c * h * w];
@@ -495,14 +536,6 @@ impl SlimLayer {
                 }
                 LayerWeights::Gemm(groups) => {
                     let og = o / groups.len().max(1);
-                    let pointwise = geom.kh == 1
-                        && geom.kw == 1
-                        && geom.stride_h == 1
-                        && geom.stride_w == 1
-                        && geom.pad_top == 0
-                        && geom.pad_left == 0
-                        && geom.out_h == h
-                        && geom.out_w == w;
                     for (gi, wg) in groups.iter().enumerate() {
                         let xg = &img[gi * cg * h * w..(gi + 1) * cg * h * w];
                         let acc_g = &mut acc[gi * og * p..(gi + 1) * og * p];

@@ -379,6 +379,70 @@ pub fn conv_dense(w: &DenseWeights, x: &[i16], g: &ConvGeometry, out: &mut [i32]
     Ok(())
 }
 
+/// How a layer's integer results become its f32 outputs: `act(acc · scale[r] + bias[r])` for
+/// output row `r`, as [`dequantize`] computes them.
+#[derive(Debug, Clone, Copy)]
+pub struct Dequant<'a> {
+    pub scale: &'a [f32],
+    pub bias: Option<&'a [f32]>,
+    pub act: Activation,
+}
+
+/// Whether [`gemm_dequantized`] and [`conv_dense_dequantized`] write the outputs straight
+/// from the registers (wasm simd128 builds, for dense weights and p ≥ 8); elsewhere they
+/// go through an accumulator buffer, and the engine keeps its own buffers instead.
+pub const FUSED_DEQUANTIZE: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
+
+fn check_dequant(dq: &Dequant, rows: usize, p: usize, out: &[f32]) -> Result<()> {
+    check_len("dequantize scales", dq.scale.len(), Some(rows))?;
+    if let Some(b) = dq.bias {
+        check_len("bias", b.len(), Some(rows))?;
+    }
+    check_len("dequantized output", out.len(), rows.checked_mul(p))
+}
+
+/// [`gemm`] then [`dequantize`], in one pass where [`FUSED_DEQUANTIZE`] (bit-exact either way).
+pub fn gemm_dequantized(w: &GemmWeights, x: &[i16], p: usize, dq: Dequant, out: &mut [f32]) -> Result<()> {
+    check_dequant(&dq, w.rows(), p, out)?;
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if let (GemmWeights::Dense(d), true) = (w, p >= 8) {
+        check_len("gemm input", x.len(), d.cols.checked_mul(p))?;
+        check_len("dense weights", d.w.len(), d.rows.checked_mul(d.cols))?;
+        let mut sink = wasm_simd::Dequantized { out, p, scale: dq.scale, bias: dq.bias, act: dq.act };
+        wasm_simd::gemm_dense_dequantized(d, x, &mut sink);
+        return Ok(());
+    }
+    let mut acc = vec![0i32; out.len()];
+    gemm(w, x, p, &mut acc)?;
+    dequantize(&acc, p, dq.scale, dq.bias, dq.act, out)
+}
+
+/// [`conv_dense`] then [`dequantize`], in one pass where [`FUSED_DEQUANTIZE`] and
+/// [`has_direct_conv`] (bit-exact either way).
+pub fn conv_dense_dequantized(
+    w: &DenseWeights,
+    x: &[i16],
+    g: &ConvGeometry,
+    dq: Dequant,
+    out: &mut [f32],
+) -> Result<()> {
+    g.validate()?;
+    check_dequant(&dq, w.rows, g.pixels(), out)?;
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if has_direct_conv(g) {
+        check_len("conv input", x.len(), Some(g.channels * g.h * g.w))?;
+        check_len("conv weights", w.w.len(), w.rows.checked_mul(w.cols))?;
+        check_len("conv weight columns", w.cols, Some(g.patch_len()))?;
+        let mut sink =
+            wasm_simd::Dequantized { out, p: g.pixels(), scale: dq.scale, bias: dq.bias, act: dq.act };
+        wasm_simd::conv_dense_dequantized(w, x, g, &mut sink);
+        return Ok(());
+    }
+    let mut acc = vec![0i32; out.len()];
+    conv_dense(w, x, g, &mut acc)?;
+    dequantize(&acc, g.pixels(), dq.scale, dq.bias, dq.act, out)
+}
+
 /// Unfolds `x` (`channels × h × w`) into the `patch_len × pixels` matrix whose column `p`
 /// holds the window of output pixel `p` (zeros where it covers padding).
 pub fn im2col(x: &[i16], g: &ConvGeometry, out: &mut [i16]) -> Result<()> {

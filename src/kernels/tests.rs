@@ -694,6 +694,143 @@ kernel_tests! {
 }
 
 // ---------------------------------------------------------------------------------------
+// Dense GEMM and convolution dequantized as they are stored
+
+/// A dense GEMM or convolution whose accumulators become f32 outputs on the way out
+/// ([`gemm_dequantized`], [`conv_dense_dequantized`]): against the scalar product then the
+/// scalar [`dequantize`], and the naive product then [`DequantizeCase`]'s naive formula.
+struct FusedCase {
+    gemm: Option<GemmCase>,
+    conv: Option<DenseConvCase>,
+    p: usize,
+    scale: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    act: Activation,
+}
+
+impl Debug for FusedCase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.gemm, &self.conv) {
+            (Some(g), _) => write!(f, "dequantized {g:?} {:?} bias {}", self.act, self.bias.is_some()),
+            (_, Some(c)) => write!(f, "dequantized {c:?} {:?} bias {}", self.act, self.bias.is_some()),
+            _ => write!(f, "empty fused case"),
+        }
+    }
+}
+
+impl FusedCase {
+    fn new(rng: &mut SplitMix64, gemm: Option<GemmCase>, conv: Option<DenseConvCase>, i: usize) -> FusedCase {
+        let (rows, p) = match (&gemm, &conv) {
+            (Some(g), _) => (g.rows, g.p),
+            (_, Some(c)) => (c.w.rows, c.conv.g.pixels()),
+            _ => unreachable!("a fused case needs a product"),
+        };
+        let acts = [
+            Activation::None,
+            Activation::Relu,
+            Activation::Clip { lo: 0.0, hi: 6.0 },
+            Activation::HardSwish,
+            Activation::Clip { lo: -0.5, hi: 0.25 },
+        ];
+        let scale = (0..rows).map(|_| (rng.next_open01() as f32 - 0.5) * 2e-3).collect();
+        let bias = (i % 3 != 0).then(|| (0..rows).map(|_| (rng.next_open01() as f32 - 0.5) * 4.0).collect());
+        FusedCase { gemm, conv, p, scale, bias, act: acts[i % acts.len()] }
+    }
+
+    fn dequantized(&self, acc: &[i32]) -> Vec<Bits> {
+        let mut out = vec![0.0; acc.len()];
+        scalar::dequantize(acc, self.p, &self.scale, self.bias.as_deref(), self.act, &mut out);
+        out.into_iter().map(Bits).collect()
+    }
+}
+
+impl Case for FusedCase {
+    type Out = Bits;
+
+    fn dispatch(&self) -> Vec<Bits> {
+        let mut out = vec![f32::NAN; self.scale.len() * self.p];
+        let dq = Dequant { scale: &self.scale, bias: self.bias.as_deref(), act: self.act };
+        match (&self.gemm, &self.conv) {
+            (Some(g), _) => gemm_dequantized(&g.weights, &g.x, g.p, dq, &mut out).unwrap(),
+            (_, Some(c)) => conv_dense_dequantized(&c.w, &c.conv.x, &c.conv.g, dq, &mut out).unwrap(),
+            _ => unreachable!(),
+        }
+        out.into_iter().map(Bits).collect()
+    }
+
+    fn reference(&self) -> Vec<Bits> {
+        let acc = match (&self.gemm, &self.conv) {
+            (Some(g), _) => g.reference(),
+            (_, Some(c)) => c.reference(),
+            _ => unreachable!(),
+        };
+        self.dequantized(&acc)
+    }
+
+    fn naive(&self) -> Vec<Bits> {
+        let acc = match (&self.gemm, &self.conv) {
+            (Some(g), _) => g.naive(),
+            (_, Some(c)) => c.naive(),
+            _ => unreachable!(),
+        };
+        let d = DequantizeCase {
+            acc,
+            p: self.p,
+            scale: self.scale.clone(),
+            bias: self.bias.clone(),
+            act: self.act,
+        };
+        d.naive()
+    }
+}
+
+kernel_tests! {
+    gemm_dense_dequantized_matches => {
+        let mut rng = SplitMix64::new(80);
+        let mut cases = Vec::new();
+        let mut i = 0;
+        for &rows in &GEMM_ROWS {
+            for &cols in &[1, 2, 7, 16, 33] {
+                for &p in &GEMM_P {
+                    let g = GemmCase::random(&mut rng, rows, cols, p, 1.0, false);
+                    cases.push(FusedCase::new(&mut rng, Some(g), None, i));
+                    i += 1;
+                }
+            }
+        }
+        // Sparse weights take the accumulator route; the answer is the same.
+        let g = GemmCase::random(&mut rng, 9, 40, 33, 0.2, true);
+        cases.push(FusedCase::new(&mut rng, Some(g), None, 1));
+        check(cases);
+    };
+    conv_dense_dequantized_matches => {
+        let mut rng = SplitMix64::new(81);
+        let convs = conv_cases((3, 3), (1, 1), 82).into_iter().chain(conv_cases((1, 3), (1, 1), 83));
+        let cases: Vec<FusedCase> = convs
+            .enumerate()
+            .map(|(i, conv)| {
+                let c = DenseConvCase::random(&mut rng, conv, [1, 4, 5, 9][i % 4]);
+                FusedCase::new(&mut rng, None, Some(c), i)
+            })
+            .collect();
+        check(cases);
+    };
+    dequantized_outputs_reject_mismatched_shapes => {
+        let mut rng = SplitMix64::new(84);
+        let g = GemmCase::random(&mut rng, 4, 8, 16, 1.0, false);
+        let scale = vec![1.0; 4];
+        let dq = Dequant { scale: &scale, bias: None, act: Activation::None };
+        assert!(gemm_dequantized(&g.weights, &g.x, 16, dq, &mut vec![0.0; 63]).is_err());
+        assert!(gemm_dequantized(&g.weights, &g.x[1..], 16, dq, &mut vec![0.0; 64]).is_err());
+        let short = Dequant { scale: &scale[..3], ..dq };
+        assert!(gemm_dequantized(&g.weights, &g.x, 16, short, &mut vec![0.0; 64]).is_err());
+        let bias = vec![0.0; 5];
+        let wrong_bias = Dequant { bias: Some(&bias), ..dq };
+        assert!(gemm_dequantized(&g.weights, &g.x, 16, wrong_bias, &mut vec![0.0; 64]).is_err());
+    };
+}
+
+// ---------------------------------------------------------------------------------------
 // Quantize and dequantize
 
 #[derive(Debug)]

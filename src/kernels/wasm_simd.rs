@@ -117,6 +117,65 @@ fn store_lanes(acc: &[v128], dst: &mut [i32]) {
     }
 }
 
+/// Where a register block's 8 pixels of one output row go: i32 accumulators, or f32 outputs
+/// dequantized on the way ([`Dequantized`]), which spares a layer writing its accumulators
+/// to memory and reading them back.
+trait Sink {
+    /// Row `r`, pixels `j0..j0 + n` (n ≤ 8) from the two accumulators `acc`.
+    fn put(&mut self, r: usize, j0: usize, n: usize, acc: &[v128]);
+}
+
+/// `rows × p` accumulators.
+struct Accumulators<'a> {
+    out: &'a mut [i32],
+    p: usize,
+}
+
+impl Sink for Accumulators<'_> {
+    #[inline(always)]
+    fn put(&mut self, r: usize, j0: usize, n: usize, acc: &[v128]) {
+        store_lanes(acc, &mut self.out[r * self.p + j0..][..n]);
+    }
+}
+
+/// `rows × p` outputs `act(acc · scale[r] + bias[r])`: [`dequantize`]'s operations in its
+/// order, so bit-exact with the accumulators dequantized afterwards.
+pub struct Dequantized<'a> {
+    pub out: &'a mut [f32],
+    pub p: usize,
+    pub scale: &'a [f32],
+    pub bias: Option<&'a [f32]>,
+    pub act: Activation,
+}
+
+impl Sink for Dequantized<'_> {
+    #[inline(always)]
+    fn put(&mut self, r: usize, j0: usize, n: usize, acc: &[v128]) {
+        let s = f32x4_splat(self.scale[r]);
+        let b = f32x4_splat(self.bias.map_or(0.0, |b| b[r]));
+        let dst = &mut self.out[r * self.p + j0..][..n];
+        let mut y = [f32x4_splat(0.0); 2];
+        for (y, &a) in y.iter_mut().zip(acc) {
+            *y = activate(f32x4_add(f32x4_mul(f32x4_convert_i32x4(a), s), b), self.act);
+        }
+        if n == 8 {
+            // SAFETY: dst holds 8 elements.
+            unsafe {
+                ptr::write_unaligned(dst.as_mut_ptr() as *mut v128, y[0]);
+                ptr::write_unaligned(dst.as_mut_ptr().add(4) as *mut v128, y[1]);
+            }
+        } else {
+            let mut tmp = [0f32; 8];
+            // SAFETY: tmp holds 8 elements.
+            unsafe {
+                ptr::write_unaligned(tmp.as_mut_ptr() as *mut v128, y[0]);
+                ptr::write_unaligned(tmp.as_mut_ptr().add(4) as *mut v128, y[1]);
+            }
+            dst.copy_from_slice(&tmp[..n]);
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Dense GEMM
 
@@ -137,8 +196,16 @@ pub fn gemm_dense(w: &DenseWeights, x: &[i16], p: usize, out: &mut [i32]) {
         5 => gemm_dense_i16_1xpk8::<5>(w, x, out),
         6 => gemm_dense_i16_1xpk8::<6>(w, x, out),
         7 => gemm_dense_i16_1xpk8::<7>(w, x, out),
-        _ => gemm_dense_i16_4x8(w, x, p, out),
+        _ => gemm_dense_i16_4x8(w, x, p, &mut Accumulators { out, p }),
     }
+}
+
+/// [`gemm_dense`] for p ≥ 8, dequantized as it is stored (see [`Dequantized`]).
+pub fn gemm_dense_dequantized(w: &DenseWeights, x: &[i16], out: &mut Dequantized) {
+    if w.rows == 0 || out.p == 0 {
+        return;
+    }
+    gemm_dense_i16_4x8(w, x, out.p, out);
 }
 
 /// Packs X (`cols × p`) into 8-pixel tiles of k-pairs: element `(k, j)` goes to
@@ -249,17 +316,9 @@ unsafe fn block_1x8(panel: *const i16, w: *const i16, odd: v128, full_pairs: usi
     acc
 }
 
-/// Runs every row of `w` on one packed 8-pixel panel, storing `n` pixels of each output row
-/// at `out[r · p + j0..]`.
-fn rows_on_panel(
-    w: &DenseWeights,
-    odd: &[v128],
-    panel: &[i16],
-    p: usize,
-    j0: usize,
-    n: usize,
-    out: &mut [i32],
-) {
+/// Runs every row of `w` on one packed 8-pixel panel, giving `n` pixels of each output row
+/// (from pixel `j0`) to `out`.
+fn rows_on_panel(w: &DenseWeights, odd: &[v128], panel: &[i16], j0: usize, n: usize, out: &mut impl Sink) {
     let (rows, cols) = (w.rows, w.cols);
     let kp = cols.div_ceil(2);
     let full_pairs = cols / 2;
@@ -279,19 +338,19 @@ fn rows_on_panel(
             block_4x8(panel.as_ptr(), rp, [odd[r0], odd[r0 + 1], odd[r0 + 2], odd[r0 + 3]], full_pairs, kp)
         };
         for i in 0..4 {
-            store_lanes(&acc[2 * i..2 * i + 2], &mut out[(r0 + i) * p + j0..][..n]);
+            out.put(r0 + i, j0, n, &acc[2 * i..2 * i + 2]);
         }
         r0 += 4;
     }
-    for r in r0..rows {
+    for (r, &o) in odd.iter().enumerate().skip(r0) {
         // SAFETY: as above, for one row.
-        let acc = unsafe { block_1x8(panel.as_ptr(), wp.add(r * cols), odd[r], full_pairs, kp) };
-        store_lanes(&acc, &mut out[r * p + j0..][..n]);
+        let acc = unsafe { block_1x8(panel.as_ptr(), wp.add(r * cols), o, full_pairs, kp) };
+        out.put(r, j0, n, &acc);
     }
 }
 
 /// Register block of 4 rows × 8 pixels over k-pairs (module header).
-fn gemm_dense_i16_4x8(w: &DenseWeights, x: &[i16], p: usize, out: &mut [i32]) {
+fn gemm_dense_i16_4x8(w: &DenseWeights, x: &[i16], p: usize, out: &mut impl Sink) {
     let (rows, cols) = (w.rows, w.cols);
     let packed = pack_x_kpairs(x, cols, p);
     let kp = cols.div_ceil(2);
@@ -316,7 +375,7 @@ fn gemm_dense_i16_4x8(w: &DenseWeights, x: &[i16], p: usize, out: &mut [i32]) {
             };
             let (j0, n) = (8 * t, (p - 8 * t).min(8));
             for i in 0..4 {
-                store_lanes(&acc[2 * i..2 * i + 2], &mut out[(r0 + i) * p + j0..][..n]);
+                out.put(r0 + i, j0, n, &acc[2 * i..2 * i + 2]);
             }
         }
         r0 += 4;
@@ -328,7 +387,7 @@ fn gemm_dense_i16_4x8(w: &DenseWeights, x: &[i16], p: usize, out: &mut [i32]) {
             // SAFETY: as above, for one row.
             let acc = unsafe { block_1x8(panel.as_ptr(), wp.add(r * cols), odd, full_pairs, kp) };
             let (j0, n) = (8 * t, (p - 8 * t).min(8));
-            store_lanes(&acc, &mut out[r * p + j0..][..n]);
+            out.put(r, j0, n, &acc);
         }
     }
 }
@@ -342,6 +401,15 @@ fn gemm_dense_i16_4x8(w: &DenseWeights, x: &[i16], p: usize, out: &mut [i32]) {
 /// through memory: PP-OCRv4 det's 3×3 96→24 convolutions ran at a third of the pointwise
 /// layers' MAC rate (116 → 44 ms for the largest in Node).
 pub fn conv_dense(w: &DenseWeights, x: &[i16], g: &ConvGeometry, out: &mut [i32]) {
+    let sink = &mut Accumulators { out, p: g.pixels() };
+    match g.stride_w {
+        1 => conv_dense_i16_4x8::<1>(w, x, g, sink),
+        _ => conv_dense_i16_4x8::<2>(w, x, g, sink),
+    }
+}
+
+/// [`conv_dense`], dequantized as it is stored (see [`Dequantized`]).
+pub fn conv_dense_dequantized(w: &DenseWeights, x: &[i16], g: &ConvGeometry, out: &mut Dequantized) {
     match g.stride_w {
         1 => conv_dense_i16_4x8::<1>(w, x, g, out),
         _ => conv_dense_i16_4x8::<2>(w, x, g, out),
@@ -361,7 +429,7 @@ unsafe fn strided8<const SW: usize>(p: *const i16) -> v128 {
     }
 }
 
-fn conv_dense_i16_4x8<const SW: usize>(w: &DenseWeights, x: &[i16], g: &ConvGeometry, out: &mut [i32]) {
+fn conv_dense_i16_4x8<const SW: usize>(w: &DenseWeights, x: &[i16], g: &ConvGeometry, out: &mut impl Sink) {
     let p = g.pixels();
     if w.rows == 0 || p == 0 {
         return;
@@ -415,7 +483,7 @@ fn conv_dense_i16_4x8<const SW: usize>(w: &DenseWeights, x: &[i16], g: &ConvGeom
                 }
             }
             let n = (g.out_w - ox0).min(8);
-            rows_on_panel(w, &odd, &panel, p, oy * g.out_w + ox0, n, out);
+            rows_on_panel(w, &odd, &panel, oy * g.out_w + ox0, n, out);
         }
     }
 }
