@@ -257,34 +257,30 @@ fn odd_pair(w: &DenseWeights, r: usize) -> v128 {
 }
 
 /// One 4 rows × 8 pixels register block over a packed panel of `kp` k-pairs (`full_pairs`
-/// of them full, the last one the odd column whose pairs are `odd`).
+/// of them full, the last one the odd column whose pairs are `odd`); the 4 weight rows
+/// start at `rows`, `cols` apart.
 ///
 /// # Safety
-/// Each `w[i]` points at `2 · full_pairs` weights and `panel` at `kp · 16` codes.
+/// `rows` points at 4 rows of `cols ≥ 2 · full_pairs` weights and `panel` at `kp · 16` codes.
 #[inline(always)]
 unsafe fn block_4x8(
     panel: *const i16,
-    w: [*const i16; 4],
+    rows: *const i16,
+    cols: usize,
     odd: [v128; 4],
     full_pairs: usize,
     kp: usize,
 ) -> [v128; 8] {
+    let w = [rows, rows.add(cols), rows.add(2 * cols), rows.add(3 * cols)];
     let mut acc = [i32x4_splat(0); 8];
     for k2 in 0..full_pairs {
         let xa = load(panel.add(k2 * 16));
         let xb = load(panel.add(k2 * 16 + 8));
-        let v = splat_pair(w[0].add(2 * k2));
-        acc[0] = mac(acc[0], xa, v);
-        acc[1] = mac(acc[1], xb, v);
-        let v = splat_pair(w[1].add(2 * k2));
-        acc[2] = mac(acc[2], xa, v);
-        acc[3] = mac(acc[3], xb, v);
-        let v = splat_pair(w[2].add(2 * k2));
-        acc[4] = mac(acc[4], xa, v);
-        acc[5] = mac(acc[5], xb, v);
-        let v = splat_pair(w[3].add(2 * k2));
-        acc[6] = mac(acc[6], xa, v);
-        acc[7] = mac(acc[7], xb, v);
+        for i in 0..4 {
+            let v = splat_pair(w[i].add(2 * k2));
+            acc[2 * i] = mac(acc[2 * i], xa, v);
+            acc[2 * i + 1] = mac(acc[2 * i + 1], xb, v);
+        }
     }
     if full_pairs < kp {
         let xa = load(panel.add(full_pairs * 16));
@@ -329,13 +325,8 @@ fn rows_on_panel(w: &DenseWeights, odd: &[v128], panel: &[i16], j0: usize, n: us
         // SAFETY: rows r0..r0 + 4 exist (w.w.len() = rows · cols, checked by the caller);
         // the panel holds kp · 16 codes.
         let acc = unsafe {
-            let rp = [
-                wp.add(r0 * cols),
-                wp.add((r0 + 1) * cols),
-                wp.add((r0 + 2) * cols),
-                wp.add((r0 + 3) * cols),
-            ];
-            block_4x8(panel.as_ptr(), rp, [odd[r0], odd[r0 + 1], odd[r0 + 2], odd[r0 + 3]], full_pairs, kp)
+            let odd4 = [odd[r0], odd[r0 + 1], odd[r0 + 2], odd[r0 + 3]];
+            block_4x8(panel.as_ptr(), wp.add(r0 * cols), cols, odd4, full_pairs, kp)
         };
         for i in 0..4 {
             out.put(r0 + i, j0, n, &acc[2 * i..2 * i + 2]);
@@ -364,15 +355,7 @@ fn gemm_dense_i16_4x8(w: &DenseWeights, x: &[i16], p: usize, out: &mut impl Sink
             let panel = &packed[t * kp * 16..(t + 1) * kp * 16];
             // SAFETY: rows r0..r0 + 4 exist (w.w.len() = rows · cols, checked by the caller);
             // the panel holds kp · 16 codes.
-            let acc = unsafe {
-                let rp = [
-                    wp.add(r0 * cols),
-                    wp.add((r0 + 1) * cols),
-                    wp.add((r0 + 2) * cols),
-                    wp.add((r0 + 3) * cols),
-                ];
-                block_4x8(panel.as_ptr(), rp, odd, full_pairs, kp)
-            };
+            let acc = unsafe { block_4x8(panel.as_ptr(), wp.add(r0 * cols), cols, odd, full_pairs, kp) };
             let (j0, n) = (8 * t, (p - 8 * t).min(8));
             for i in 0..4 {
                 out.put(r0 + i, j0, n, &acc[2 * i..2 * i + 2]);

@@ -6,6 +6,13 @@ fn decode_frame(img: &crate::scan::image::RgbImage) -> Vec<Code> {
     decode(&Luma::from_rgb(img), &CodeOptions::default(), "frame").unwrap()
 }
 
+/// The (format, text) of every code read in a frame, sorted.
+fn formats_and_texts(img: &crate::scan::image::RgbImage) -> Vec<(String, String)> {
+    let mut got: Vec<(String, String)> = decode_frame(img).into_iter().map(|c| (c.format, c.text)).collect();
+    got.sort();
+    got
+}
+
 #[test]
 fn reads_a_qr_code_seen_in_perspective() {
     let mut frame = background(640, 480, 5);
@@ -35,11 +42,8 @@ fn reads_several_codes_of_several_formats_in_one_frame() {
     paste(&mut frame, &ean, &[[40.0, 40.0], [400.0, 52.0], [396.0, 222.0], [36.0, 210.0]]);
     paste(&mut frame, &c128, &[[560.0, 60.0], [1160.0, 70.0], [1160.0, 240.0], [560.0, 230.0]]);
     paste(&mut frame, &dm, &[[300.0, 330.0], [520.0, 330.0], [520.0, 550.0], [300.0, 550.0]]);
-    let mut got: Vec<(String, String)> =
-        decode_frame(&frame).into_iter().map(|c| (c.format, c.text)).collect();
-    got.sort();
     assert_eq!(
-        got,
+        formats_and_texts(&frame),
         vec![
             ("code_128".to_string(), "SLIM-2026-42".to_string()),
             ("data_matrix".to_string(), "lot 17/B".to_string()),
@@ -205,11 +209,8 @@ fn reads_light_codes_on_a_dark_ground_when_trying_harder() {
     let ean = negative(&code_image(BarcodeFormat::EAN_13, "4006381333931", 300, 120));
     paste(&mut frame, &qr, &[[60.0, 80.0], [360.0, 90.0], [350.0, 390.0], [50.0, 380.0]]);
     paste(&mut frame, &ean, &[[500.0, 150.0], [940.0, 160.0], [936.0, 360.0], [496.0, 350.0]]);
-    let mut got: Vec<(String, String)> =
-        decode_frame(&frame).into_iter().map(|c| (c.format, c.text)).collect();
-    got.sort();
     assert_eq!(
-        got,
+        formats_and_texts(&frame),
         vec![
             ("ean_13".to_string(), "4006381333931".to_string()),
             ("qr_code".to_string(), "dark mode 42".to_string())
