@@ -94,9 +94,10 @@ impl OcrOptions {
 }
 
 /// Default [`OcrOptions::cls_sample`]: one classifier batch. A page is printed one way up,
-/// and the classifier turns 540 of 591 upside-down scene crops (models/train's scene crops,
-/// every 12th, turned), so when 6 lines of an upside-down page are sampled it misses all of
-/// them with a probability near 0.09⁶ ≈ 5·10⁻⁷; then every line is classified. What is
+/// and with the classifier 540 of 591 upside-down scene crops are read turned (models/train's
+/// scene crops, every 12th, turned; benches/ocr/turned_crops.mjs), so when 6 lines of an
+/// upside-down page are sampled it misses all of them with a probability near 0.09⁶ ≈ 5·10⁻⁷;
+/// otherwise every line is classified. What is
 /// lost: a single upside-down line on an upright page, unless it is sampled. Classifying
 /// every line cost ~50–70 ms of a full A4 scan in the browser (30 lines), the sample ~10.
 /// The fast recogniser's confidence cannot stand in for the classifier: it reads 522 of those
