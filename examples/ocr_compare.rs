@@ -23,7 +23,7 @@
 use anyhow::{bail, Context, Result};
 use slimscan::engine::{F32Tensor, Model};
 use slimscan::scan::image::RgbImage;
-use slimscan::scan::ocr::{det, manifest, metrics::Score, rec};
+use slimscan::scan::ocr::{det, manifest, metrics::Score, rec, Recogniser};
 use std::path::Path;
 use std::time::Instant;
 
@@ -43,11 +43,12 @@ fn compare_rec(set: &Path, models: &[String], verbose: bool) -> Result<()> {
     let items = crops(set)?;
     let mut first: Vec<String> = Vec::new();
     for (m, path) in models.iter().enumerate() {
-        let mut model = Model::load(&std::fs::read(path).with_context(|| path.clone())?)?;
+        let model = Model::load(&std::fs::read(path).with_context(|| path.clone())?)?;
+        let mut rec = Recogniser::new(model, "recogniser")?;
         let (mut score, mut differ) = (Score::default(), 0);
         let t = Instant::now();
         for (i, (file, img, truth)) in items.iter().enumerate() {
-            let text = rec::read_crop(&mut model, img).map(|d| d.text).with_context(|| file.clone())?;
+            let text = rec.read_one(img).map(|d| d.text).with_context(|| file.clone())?;
             score.add(truth, &text);
             if m == 0 {
                 first.push(text);

@@ -10,4 +10,4 @@ pub mod metrics;
 pub mod pipeline;
 pub mod rec;
 
-pub use pipeline::{Line, LineRead, Ocr, OcrOptions, Page, ReadCounts, Timings};
+pub use pipeline::{Line, LineRead, Ocr, OcrOptions, Page, ReadCounts, Recogniser, Timings};

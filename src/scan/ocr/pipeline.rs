@@ -195,8 +195,10 @@ pub struct CropRead {
     pub rotated: bool,
 }
 
-/// A recogniser model and its character set (built once the class count is known).
-struct Recogniser {
+/// A recogniser model and its character set (built once the class count is known). The
+/// pipeline reads batches of crops with it; [`Recogniser::read_one`] reads a single crop with
+/// the recogniser alone (no direction classifier), for comparing recognisers.
+pub struct Recogniser {
     model: Model,
     characters: String,
     restore_spaces: bool,
@@ -204,7 +206,9 @@ struct Recogniser {
 }
 
 impl Recogniser {
-    fn new(model: Model, what: &str) -> Result<Recogniser> {
+    /// Takes a PP-OCR style recogniser; `what` names it in errors. Its character list is the
+    /// model's `character` metadata.
+    pub fn new(model: Model, what: &str) -> Result<Recogniser> {
         let characters = model
             .metadata("character")
             .ok_or_else(|| {
@@ -217,12 +221,23 @@ impl Recogniser {
         Ok(Recogniser { model, characters, restore_spaces, charset: None })
     }
 
+    /// Reads one crop (the whole image is the line).
+    pub fn read_one(&mut self, img: &RgbImage) -> Result<Decoded> {
+        let mut reads = self.read_all(&[img], 1)?;
+        reads.pop().ok_or_else(|| Error::Model("the recogniser read nothing".into()))
+    }
+
     /// Reads `crops[i]` for each `i` in `which`, batched by width; returns the reads in
     /// `which`'s order.
     fn read(&mut self, crops: &[RgbImage], which: &[usize], batch: usize) -> Result<Vec<Decoded>> {
         let subset: Vec<&RgbImage> = which.iter().map(|&i| &crops[i]).collect();
+        self.read_all(&subset, batch)
+    }
+
+    /// Reads every crop of `subset`, batched by width, in its order.
+    fn read_all(&mut self, subset: &[&RgbImage], batch: usize) -> Result<Vec<Decoded>> {
         let mut reads: Vec<Option<Decoded>> = vec![None; subset.len()];
-        for idx in &rec::batches_for_recogniser(&subset, batch) {
+        for idx in &rec::batches_for_recogniser(subset, batch) {
             let widest = idx
                 .iter()
                 .map(|&i| subset[i])

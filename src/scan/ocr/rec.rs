@@ -3,8 +3,6 @@
 //! `resize_norm_img`. Batches group crops of similar aspect ratio so little of each input is
 //! padding.
 
-use super::ctc::{greedy_decode, Charset, Decoded, SPACE_RESTORATION_KEY};
-use crate::engine::{F32Tensor, Model};
 use crate::error::{Error, Result};
 use crate::scan::image::RgbImage;
 use crate::scan::resize::{resize_into_planes, Normalize};
@@ -96,22 +94,6 @@ pub fn batches_for_recogniser<C: Borrow<RgbImage>>(crops: &[C], size: usize) -> 
         }
     }
     out
-}
-
-/// Reads one crop with a recogniser alone — no batching, no direction classifier, the
-/// character list from the model's `character` metadata. For comparing recognisers (the
-/// examples); the pipeline batches crops ([`super::Ocr::read_line`]).
-pub fn read_crop(model: &mut Model, img: &RgbImage) -> Result<Decoded> {
-    let width = batch_width(img.width, img.height);
-    let x = batch(&[img], width)?;
-    let out = model.run(vec![F32Tensor::new(vec![1, 3, REC_HEIGHT, width], x)?])?;
-    let probs = out.first().ok_or_else(|| Error::Model("the recogniser returned no output".into()))?;
-    let classes = probs.shape.last().copied().unwrap_or(0);
-    let characters = model
-        .metadata("character")
-        .ok_or_else(|| Error::Model("the recogniser has no `character` metadata".into()))?;
-    let restore = Charset::restores_spaces(model.metadata(SPACE_RESTORATION_KEY));
-    greedy_decode(&probs.data, &Charset::from_metadata(characters, classes)?.with_space_restoration(restore))
 }
 
 #[cfg(test)]
