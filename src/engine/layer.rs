@@ -496,31 +496,17 @@ impl SlimLayer {
         // One dense group in a wasm simd128 build: the kernels write the f32 outputs
         // straight from their registers (no accumulator buffer to write and read back).
         if let (LayerWeights::Gemm(groups), true) = (&self.weights, kernels::FUSED_DEQUANTIZE) {
-            if let [GemmWeights::Dense(d)] = groups.as_slice() {
-                let dq = Dequant { scale: scales, bias, act: self.act };
-                if pointwise && p >= 8 {
+            if let [wg @ GemmWeights::Dense(d)] = groups.as_slice() {
+                if (pointwise && p >= 8) || (!pointwise && kernels::has_direct_conv(&geom)) {
+                    let dq = Dequant { scale: scales, bias, act: self.act };
                     for b in 0..n {
                         let img = &xq[b * c * h * w..(b + 1) * c * h * w];
-                        kernels::gemm_dequantized(
-                            &groups[0],
-                            img,
-                            p,
-                            dq,
-                            &mut out[b * o * p..(b + 1) * o * p],
-                        )?;
-                    }
-                    return Ok(());
-                }
-                if !pointwise && kernels::has_direct_conv(&geom) {
-                    for b in 0..n {
-                        let img = &xq[b * c * h * w..(b + 1) * c * h * w];
-                        kernels::conv_dense_dequantized(
-                            d,
-                            img,
-                            &geom,
-                            dq,
-                            &mut out[b * o * p..(b + 1) * o * p],
-                        )?;
+                        let dst = &mut out[b * o * p..(b + 1) * o * p];
+                        if pointwise {
+                            kernels::gemm_dequantized(wg, img, p, dq, dst)?;
+                        } else {
+                            kernels::conv_dense_dequantized(d, img, &geom, dq, dst)?;
+                        }
                     }
                     return Ok(());
                 }

@@ -307,14 +307,19 @@ fn check_len(what: &str, got: usize, want: Option<usize>) -> Result<()> {
     }
 }
 
+/// The input and weights of a GEMM: `x` holds `cols × p` codes, the weights their structure.
+fn check_gemm(w: &GemmWeights, x: &[i16], p: usize) -> Result<()> {
+    check_len("gemm input", x.len(), w.cols().checked_mul(p))?;
+    match w {
+        GemmWeights::Dense(d) => check_len("dense weights", d.w.len(), d.rows.checked_mul(d.cols)),
+        GemmWeights::Sparse(s) => s.validate(),
+    }
+}
+
 /// `out (rows × p) = W (rows × cols) · x (cols × p)`, all row-major.
 pub fn gemm(w: &GemmWeights, x: &[i16], p: usize, out: &mut [i32]) -> Result<()> {
-    check_len("gemm input", x.len(), w.cols().checked_mul(p))?;
+    check_gemm(w, x, p)?;
     check_len("gemm output", out.len(), w.rows().checked_mul(p))?;
-    match w {
-        GemmWeights::Dense(d) => check_len("dense weights", d.w.len(), d.rows.checked_mul(d.cols))?,
-        GemmWeights::Sparse(s) => s.validate()?,
-    }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
         match w {
@@ -365,10 +370,7 @@ pub fn has_direct_conv(g: &ConvGeometry) -> bool {
 /// Dense convolution of one image (one group): `x` is `channels × h × w`, `w` is
 /// `rows × patch_len`, `out` is `rows × pixels`; equal to [`im2col`] then [`gemm`].
 pub fn conv_dense(w: &DenseWeights, x: &[i16], g: &ConvGeometry, out: &mut [i32]) -> Result<()> {
-    g.validate()?;
-    check_len("conv input", x.len(), Some(g.channels * g.h * g.w))?;
-    check_len("conv weights", w.w.len(), w.rows.checked_mul(w.cols))?;
-    check_len("conv weight columns", w.cols, Some(g.patch_len()))?;
+    check_conv_dense(w, x, g)?;
     check_len("conv output", out.len(), w.rows.checked_mul(g.pixels()))?;
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     if has_direct_conv(g) {
@@ -377,6 +379,14 @@ pub fn conv_dense(w: &DenseWeights, x: &[i16], g: &ConvGeometry, out: &mut [i32]
     }
     scalar::conv_dense(w, x, g, out);
     Ok(())
+}
+
+/// The geometry, input and weights of a dense convolution of one image.
+fn check_conv_dense(w: &DenseWeights, x: &[i16], g: &ConvGeometry) -> Result<()> {
+    g.validate()?;
+    check_len("conv input", x.len(), Some(g.channels * g.h * g.w))?;
+    check_len("conv weights", w.w.len(), w.rows.checked_mul(w.cols))?;
+    check_len("conv weight columns", w.cols, Some(g.patch_len()))
 }
 
 /// How a layer's integer results become its f32 outputs: `act(acc · scale[r] + bias[r])` for
@@ -406,8 +416,7 @@ pub fn gemm_dequantized(w: &GemmWeights, x: &[i16], p: usize, dq: Dequant, out: 
     check_dequant(&dq, w.rows(), p, out)?;
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     if let (GemmWeights::Dense(d), true) = (w, p >= 8) {
-        check_len("gemm input", x.len(), d.cols.checked_mul(p))?;
-        check_len("dense weights", d.w.len(), d.rows.checked_mul(d.cols))?;
+        check_gemm(w, x, p)?;
         let mut sink = wasm_simd::Dequantized { out, p, scale: dq.scale, bias: dq.bias, act: dq.act };
         wasm_simd::gemm_dense_dequantized(d, x, &mut sink);
         return Ok(());
@@ -430,9 +439,7 @@ pub fn conv_dense_dequantized(
     check_dequant(&dq, w.rows, g.pixels(), out)?;
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     if has_direct_conv(g) {
-        check_len("conv input", x.len(), Some(g.channels * g.h * g.w))?;
-        check_len("conv weights", w.w.len(), w.rows.checked_mul(w.cols))?;
-        check_len("conv weight columns", w.cols, Some(g.patch_len()))?;
+        check_conv_dense(w, x, g)?;
         let mut sink =
             wasm_simd::Dequantized { out, p: g.pixels(), scale: dq.scale, bias: dq.bias, act: dq.act };
         wasm_simd::conv_dense_dequantized(w, x, g, &mut sink);

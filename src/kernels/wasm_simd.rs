@@ -384,15 +384,16 @@ fn gemm_dense_i16_4x8(w: &DenseWeights, x: &[i16], p: usize, out: &mut impl Sink
 /// through memory: PP-OCRv4 det's 3×3 96→24 convolutions ran at a third of the pointwise
 /// layers' MAC rate (116 → 44 ms for the largest in Node).
 pub fn conv_dense(w: &DenseWeights, x: &[i16], g: &ConvGeometry, out: &mut [i32]) {
-    let sink = &mut Accumulators { out, p: g.pixels() };
-    match g.stride_w {
-        1 => conv_dense_i16_4x8::<1>(w, x, g, sink),
-        _ => conv_dense_i16_4x8::<2>(w, x, g, sink),
-    }
+    conv_dense_to(w, x, g, &mut Accumulators { out, p: g.pixels() });
 }
 
 /// [`conv_dense`], dequantized as it is stored (see [`Dequantized`]).
 pub fn conv_dense_dequantized(w: &DenseWeights, x: &[i16], g: &ConvGeometry, out: &mut Dequantized) {
+    conv_dense_to(w, x, g, out);
+}
+
+/// The kernel for `g`'s horizontal stride.
+fn conv_dense_to(w: &DenseWeights, x: &[i16], g: &ConvGeometry, out: &mut impl Sink) {
     match g.stride_w {
         1 => conv_dense_i16_4x8::<1>(w, x, g, out),
         _ => conv_dense_i16_4x8::<2>(w, x, g, out),
