@@ -340,38 +340,14 @@ fn rows_on_panel(w: &DenseWeights, odd: &[v128], panel: &[i16], j0: usize, n: us
     }
 }
 
-/// Register block of 4 rows × 8 pixels over k-pairs (module header).
+/// Register block of 4 rows × 8 pixels over k-pairs (module header), every row on one
+/// packed 8-pixel panel at a time ([`rows_on_panel`]).
 fn gemm_dense_i16_4x8(w: &DenseWeights, x: &[i16], p: usize, out: &mut impl Sink) {
-    let (rows, cols) = (w.rows, w.cols);
-    let packed = pack_x_kpairs(x, cols, p);
-    let kp = cols.div_ceil(2);
-    let full_pairs = cols / 2;
-    let tiles = p.div_ceil(8);
-    let wp = w.w.as_ptr();
-    let mut r0 = 0;
-    while r0 + 4 <= rows {
-        let odd = [odd_pair(w, r0), odd_pair(w, r0 + 1), odd_pair(w, r0 + 2), odd_pair(w, r0 + 3)];
-        for t in 0..tiles {
-            let panel = &packed[t * kp * 16..(t + 1) * kp * 16];
-            // SAFETY: rows r0..r0 + 4 exist (w.w.len() = rows · cols, checked by the caller);
-            // the panel holds kp · 16 codes.
-            let acc = unsafe { block_4x8(panel.as_ptr(), wp.add(r0 * cols), cols, odd, full_pairs, kp) };
-            let (j0, n) = (8 * t, (p - 8 * t).min(8));
-            for i in 0..4 {
-                out.put(r0 + i, j0, n, &acc[2 * i..2 * i + 2]);
-            }
-        }
-        r0 += 4;
-    }
-    for r in r0..rows {
-        let odd = odd_pair(w, r);
-        for t in 0..tiles {
-            let panel = &packed[t * kp * 16..(t + 1) * kp * 16];
-            // SAFETY: as above, for one row.
-            let acc = unsafe { block_1x8(panel.as_ptr(), wp.add(r * cols), odd, full_pairs, kp) };
-            let (j0, n) = (8 * t, (p - 8 * t).min(8));
-            out.put(r, j0, n, &acc);
-        }
+    let packed = pack_x_kpairs(x, w.cols, p);
+    let kp = w.cols.div_ceil(2);
+    let odd: Vec<v128> = (0..w.rows).map(|r| odd_pair(w, r)).collect();
+    for (t, panel) in packed.chunks_exact(kp * 16).enumerate() {
+        rows_on_panel(w, &odd, panel, 8 * t, (p - 8 * t).min(8), out);
     }
 }
 
