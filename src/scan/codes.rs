@@ -184,8 +184,7 @@ pub fn decode(img: &Luma, options: &CodeOptions, source: &'static str) -> Result
 /// native: 75 → 38 ms without it; text/0052, where a line of text gives the 1D readers a
 /// candidate to search around: 184 → 131 ms).
 fn read_inverted(img: &Luma, multiple: bool, source: &'static str) -> Result<Vec<Code>> {
-    let inverted =
-        Luma { width: img.width, height: img.height, data: img.data.iter().map(|&v| 255 - v).collect() };
+    let inverted = toned(img, |v| 255 - v);
     let quick = DecodeHints {
         PossibleFormats: Some(formats()),
         TryHarder: Some(false),
@@ -260,7 +259,12 @@ fn read_through_curves(
 
 /// The image through the tone curve `255·(v/255)^gamma`.
 fn with_gamma(img: &Luma, gamma: f64) -> Luma {
-    let lut: Vec<u8> = (0..256).map(|v| (255.0 * (v as f64 / 255.0).powf(gamma)).round() as u8).collect();
+    toned(img, |v| (255.0 * (f64::from(v) / 255.0).powf(gamma)).round() as u8)
+}
+
+/// The image with every grey level `v` replaced by `curve(v)` (through a 256-entry table).
+fn toned(img: &Luma, curve: impl Fn(u8) -> u8) -> Luma {
+    let lut: Vec<u8> = (0..=255).map(curve).collect();
     Luma {
         width: img.width,
         height: img.height,
