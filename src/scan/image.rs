@@ -105,6 +105,38 @@ impl RgbImage {
         RgbImage { width: self.width, height: self.height, data }
     }
 
+    /// The image inside a margin of `m` pixels on every side, filled with the median colour
+    /// of its border pixels (the paper or screen background of a tight crop).
+    pub fn with_margin(&self, m: usize) -> RgbImage {
+        let (w, h) = (self.width + 2 * m, self.height + 2 * m);
+        let mut fill = [0u8; 3];
+        for (c, f) in fill.iter_mut().enumerate() {
+            let mut border: Vec<u8> = Vec::with_capacity(2 * (self.width + self.height));
+            for x in 0..self.width {
+                border.push(self.pixel(x, 0)[c]);
+                border.push(self.pixel(x, self.height - 1)[c]);
+            }
+            for y in 0..self.height {
+                border.push(self.pixel(0, y)[c]);
+                border.push(self.pixel(self.width - 1, y)[c]);
+            }
+            let mid = border.len() / 2;
+            *f = *border.select_nth_unstable(mid).1;
+        }
+        let mut data = Vec::with_capacity(w * h * 3);
+        for y in 0..h {
+            if y < m || y >= m + self.height {
+                (0..w).for_each(|_| data.extend_from_slice(&fill));
+                continue;
+            }
+            (0..m).for_each(|_| data.extend_from_slice(&fill));
+            let row = (y - m) * self.width * 3;
+            data.extend_from_slice(&self.data[row..row + self.width * 3]);
+            (0..m).for_each(|_| data.extend_from_slice(&fill));
+        }
+        RgbImage { width: w, height: h, data }
+    }
+
     /// The image turned 90° counter-clockwise (a vertical text line read bottom to top
     /// becomes horizontal).
     pub fn rotated_90_ccw(&self) -> RgbImage {
@@ -159,6 +191,21 @@ mod tests {
         assert!(RgbImage::from_rgba(10_000, 10_000, &[]).unwrap_err().to_string().contains("at most"));
         let img = RgbImage::from_rgba(2, 1, &[1, 2, 3, 255, 4, 5, 6, 0]).unwrap();
         assert_eq!(img.data, vec![1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn margins_take_the_border_colour() {
+        // A white 4x3 image with one dark pixel inside and one on the border.
+        let mut img = RgbImage::new(4, 3, vec![250; 36]).unwrap();
+        img.data[(4 + 1) * 3] = 0;
+        img.data[0] = 0;
+        let p = img.with_margin(2);
+        assert_eq!((p.width, p.height), (8, 7));
+        assert_eq!(p.pixel(0, 0), [250, 250, 250]);
+        assert_eq!(p.pixel(7, 6), [250, 250, 250]);
+        assert_eq!(p.pixel(3, 3), img.pixel(1, 1));
+        assert_eq!(p.pixel(2, 2), img.pixel(0, 0));
+        assert_eq!(img.with_margin(0), img);
     }
 
     #[test]

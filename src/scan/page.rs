@@ -266,6 +266,11 @@ fn side_support(g: &Gradients, q: &[Point; 4], t: f32) -> [[f64; 4]; 2] {
     out
 }
 
+/// Longest page side against its shorter one (mean of opposite sides). A4 is 1.41, a
+/// business card 1.75, a long receipt in one photo about 3–4; a line of bold text gives the
+/// edge finder a "page" of 8–12 (a 819×88 scanned line of UW-III: 657×54).
+pub const MAX_PAGE_ASPECT: f64 = 4.5;
+
 /// A scored candidate in downscaled coordinates.
 #[derive(Debug, Clone, Copy)]
 struct Candidate {
@@ -299,6 +304,10 @@ fn score(g: &Gradients, q: [Point; 4], t: f32, o: &PageOptions) -> Option<Candid
     }
     let lens: Vec<f64> =
         (0..4).map(|s| (q[(s + 1) % 4][0] - q[s][0]).hypot(q[(s + 1) % 4][1] - q[s][1])).collect();
+    let (across, down) = (lens[0] + lens[2], lens[1] + lens[3]);
+    if across.max(down) > MAX_PAGE_ASPECT * across.min(down) {
+        return None;
+    }
     let sup = side_support(g, &q, t);
     let best = (0..2)
         .map(|p| {

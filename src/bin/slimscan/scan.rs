@@ -44,6 +44,10 @@ pub struct ModelArgs {
     /// '{"codes_try_harder": false, "page_max_side": 320}'.
     #[arg(long, value_name = "JSON")]
     scan_options: Option<String>,
+    /// OCR settings as JSON (`OcrOptions::apply_json`, applied after the flags above), e.g.
+    /// `{"agreement_sample": 4, "min_confidence": 0.6}`.
+    #[arg(long, value_name = "JSON")]
+    ocr_options: Option<String>,
     /// The document-type classifier (default: MODELS/classifier/mobilenet_v2_dc.slim, or
     /// mobilenet_v2_f32.onnx with --original).
     #[arg(long)]
@@ -82,6 +86,9 @@ impl ModelArgs {
             "{{\"det_max_side\": {}, \"fallback_below\": {}}}",
             self.det_max_side, self.fallback_below
         ))?;
+        if let Some(json) = &self.ocr_options {
+            ocr.options.apply_json(json).context("--ocr-options")?;
+        }
         Ok((ocr, bytes))
     }
 

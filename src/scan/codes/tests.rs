@@ -220,3 +220,29 @@ fn reads_light_codes_on_a_dark_ground_when_trying_harder() {
     let quick = CodeOptions { try_harder: false, multiple: true };
     assert!(decode(&Luma::from_rgb(&frame), &quick, "frame").unwrap().is_empty());
 }
+
+#[test]
+fn bars_as_short_as_a_text_row_are_not_a_code() {
+    // The same EAN-13 pasted full height, and squeezed into a strip 10 px high (a row of
+    // text is that tall against the length of the "code" a 1D reader finds in it).
+    let ean = code_image(BarcodeFormat::EAN_13, "4006381333931", 300, 120);
+    let mut tall = background(1200, 640, 2);
+    paste(&mut tall, &ean, &[[40.0, 40.0], [400.0, 52.0], [396.0, 222.0], [36.0, 210.0]]);
+    assert_eq!(formats_and_texts(&tall), vec![("ean_13".to_string(), "4006381333931".to_string())]);
+    let mut strip = background(1200, 640, 2);
+    paste(&mut strip, &ean, &[[40.0, 300.0], [400.0, 302.0], [400.0, 312.0], [40.0, 310.0]]);
+    // rxing alone reads the strip's rows...
+    let luma = Luma::from_rgb(&strip);
+    let hints = DecodeHints {
+        PossibleFormats: Some([BarcodeFormat::EAN_13].into_iter().collect()),
+        TryHarder: Some(true),
+        ..DecodeHints::default()
+    };
+    let raw = read_all(&luma, &hints, false);
+    assert_eq!(raw.iter().map(|r| r.getText().to_string()).collect::<Vec<_>>(), ["4006381333931"]);
+    // ...and its bars reach 10 px across a 340 px read: no code.
+    let points: Vec<Point> = raw[0].getPoints().iter().map(|p| [f64::from(p.x), f64::from(p.y)]).collect();
+    let e = bar_extent(&luma, points[0], points[points.len() - 1]);
+    assert!(e < MIN_BAR_EXTENT, "{e}");
+    assert!(formats_and_texts(&strip).is_empty());
+}

@@ -3,7 +3,8 @@
 //! across them, so a tilted photo still reads row by row. Boxes whose centres lie within half
 //! a line height of each other form one visual row (read left to right), rows run top to
 //! bottom, and consecutive rows with a small vertical gap and overlapping horizontal extent
-//! form a block (a paragraph, a heading, an address).
+//! form a block (a paragraph, a heading, an address). Columns of text side by side (a book,
+//! a newsletter, a manual) are read one after the other, not row across row.
 
 use crate::scan::geometry::{quad_size, Point};
 
@@ -65,13 +66,143 @@ fn extent(q: &[Point; 4], dir: Point) -> Extent {
 }
 
 /// Orders boxes (corners tl, tr, br, bl) for reading; returns them in reading order.
+/// Columns of text are read one after the other ([`regions`]); within a region, rows top to
+/// bottom, each left to right.
 pub fn reading_order(boxes: &[[Point; 4]]) -> Vec<Placement> {
     let dir = text_direction(boxes);
     let ext: Vec<Extent> = boxes.iter().map(|q| extent(q, dir)).collect();
-    let mut order: Vec<usize> = (0..boxes.len()).collect();
+    let mut out = Vec::with_capacity(boxes.len());
+    let (mut row_base, mut block_base) = (0, 0);
+    for region in regions(&ext, (0..boxes.len()).collect(), 0) {
+        let placed = rows_and_blocks(&ext, region);
+        let (rows, blocks) = placed.iter().fold((0, 0), |(r, b), p| (r.max(p.row + 1), b.max(p.block + 1)));
+        out.extend(placed.into_iter().map(|p| Placement {
+            row: p.row + row_base,
+            block: p.block + block_base,
+            ..p
+        }));
+        row_base += rows;
+        block_base += blocks;
+    }
+    out
+}
+
+/// Smallest gutter between two columns, in median line heights, between the detector's boxes
+/// (grown by about 0.8 of their height on each side: a 0.3-inch gutter of a 300-dpi scan is
+/// 0.5 line heights between them).
+const GUTTER_LINE_HEIGHTS: f64 = 0.3;
+/// Median width, in line heights, the boxes on each side of a gutter need for the two sides
+/// to be read one after the other as columns of text: table cells, form labels and a date
+/// beside a letterhead are shorter, and their rows are read across.
+const COLUMN_MIN_LINE_WIDTHS: f64 = 8.0;
+/// Fewest boxes on each side of a gutter for the sides to be columns (two rows of words with
+/// wide gaps are a row each).
+const MIN_COLUMN_LINES: usize = 3;
+/// Deepest nesting of column splits.
+const MAX_REGION_DEPTH: usize = 8;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The widest gap (at least `min` wide) between the boxes' horizontal extents, strictly inside
+/// them: its middle.
+fn widest_gutter(ext: &[Extent], ids: &[usize], min: f64) -> Option<f64> {
+    let mut spans: Vec<(f64, f64)> = ids.iter().map(|&i| (ext[i].left, ext[i].right)).collect();
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut reach = spans.first()?.1;
+    let mut best: Option<(f64, f64)> = None;
+    for &(l, r) in &spans[1..] {
+        if l - reach >= min && best.is_none_or(|(w, _)| l - reach > w) {
+            best = Some((l - reach, 0.5 * (l + reach)));
+        }
+        reach = reach.max(r);
+    }
+    best.map(|(_, x)| x)
+}
+
+/// Splits boxes into regions read one after the other: side-by-side columns of text (a gutter
+/// at least [`GUTTER_LINE_HEIGHTS`] wide, long lines on both sides), found by cutting the page
+/// into horizontal bands (rows that do not overlap), grouping consecutive bands that share a
+/// gutter, and splitting those groups at it — so a title or a full-width paragraph above or
+/// below two columns stays in its place.
+fn regions(ext: &[Extent], ids: Vec<usize>, depth: usize) -> Vec<Vec<usize>> {
+    if ids.len() < 4 || depth >= MAX_REGION_DEPTH {
+        return vec![ids];
+    }
+    let h = median(ids.iter().map(|&i| ext[i].height).collect());
+    let min_gap = GUTTER_LINE_HEIGHTS * h;
+    if let Some(x) = widest_gutter(ext, &ids, min_gap) {
+        let centre = |i: usize| 0.5 * (ext[i].left + ext[i].right);
+        let (left, right): (Vec<usize>, Vec<usize>) = ids.iter().partition(|&&i| centre(i) < x);
+        let long = |side: &[usize]| {
+            side.len() >= MIN_COLUMN_LINES
+                && median(side.iter().map(|&i| ext[i].right - ext[i].left).collect())
+                    >= COLUMN_MIN_LINE_WIDTHS * h
+        };
+        if long(&left) && long(&right) {
+            let mut out = regions(ext, left, depth + 1);
+            out.extend(regions(ext, right, depth + 1));
+            return out;
+        }
+    }
+    // Bands: boxes whose cores (the middle 70 % of their height: the detector's boxes are
+    // grown, and those of tightly set lines overlap) overlap vertically, top to bottom.
+    let core = |i: usize| (ext[i].center_y - 0.35 * ext[i].height, ext[i].center_y + 0.35 * ext[i].height);
+    let mut order = ids.clone();
+    order.sort_by(|&a, &b| core(a).0.total_cmp(&core(b).0));
+    let mut bands: Vec<Vec<usize>> = Vec::new();
+    let mut bottom = f64::NEG_INFINITY;
+    for i in order {
+        let (top, bot) = core(i);
+        match bands.last_mut() {
+            Some(band) if top < bottom => {
+                band.push(i);
+                bottom = bottom.max(bot);
+            }
+            _ => {
+                bands.push(vec![i]);
+                bottom = bot;
+            }
+        }
+    }
+    if bands.len() < 2 {
+        return vec![ids];
+    }
+    // Consecutive bands sharing a gutter form one group; runs of bands without one, another.
+    let mut groups: Vec<(Vec<usize>, bool)> = Vec::new();
+    for band in bands {
+        if let Some((group, shared)) = groups.last_mut() {
+            let joined: Vec<usize> = group.iter().chain(&band).copied().collect();
+            let gutter = widest_gutter(ext, &joined, min_gap).is_some();
+            if gutter || (!*shared && widest_gutter(ext, &band, min_gap).is_none()) {
+                *group = joined;
+                *shared = gutter;
+                continue;
+            }
+        }
+        let gutter = widest_gutter(ext, &band, min_gap).is_some();
+        groups.push((band, gutter));
+    }
+    if groups.len() < 2 {
+        return vec![ids];
+    }
+    groups
+        .into_iter()
+        .flat_map(|(g, shared)| if shared { regions(ext, g, depth + 1) } else { vec![g] })
+        .collect()
+}
+
+/// Rows and blocks of one region: a box joins the current row when its centre is within half
+/// the smaller height of the row's mean centre; a new block starts when the gap to the
+/// previous row exceeds its line height or the rows do not overlap horizontally.
+fn rows_and_blocks(ext: &[Extent], region: Vec<usize>) -> Vec<Placement> {
+    let mut order = region;
     order.sort_by(|&a, &b| ext[a].center_y.total_cmp(&ext[b].center_y));
-    // Rows: a box joins the current row when its centre is within half the smaller height of
-    // the row's mean centre.
     let mut rows: Vec<Vec<usize>> = Vec::new();
     for i in order {
         let joins = rows.last().is_some_and(|row| {
@@ -88,8 +219,6 @@ pub fn reading_order(boxes: &[[Point; 4]]) -> Vec<Placement> {
     for row in &mut rows {
         row.sort_by(|&a, &b| ext[a].left.total_cmp(&ext[b].left));
     }
-    // Blocks: a new one when the gap to the previous row exceeds its line height or the rows
-    // do not overlap horizontally.
     let span = |row: &[usize]| {
         row.iter().fold((f64::MAX, f64::MIN, f64::MAX, f64::MIN, 0f64), |(l, r, t, b, h), &j| {
             (
@@ -101,7 +230,7 @@ pub fn reading_order(boxes: &[[Point; 4]]) -> Vec<Placement> {
             )
         })
     };
-    let mut out = Vec::with_capacity(boxes.len());
+    let mut out = Vec::new();
     let mut block = 0usize;
     for (r, row) in rows.iter().enumerate() {
         if r > 0 {
@@ -159,5 +288,33 @@ mod tests {
         }
         let idx: Vec<usize> = reading_order(&boxes).iter().map(|p| p.index).collect();
         assert_eq!(idx, vec![0, 1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn two_columns_under_a_title_read_column_by_column() {
+        let mut boxes = vec![rect(50.0, 10.0, 900.0, 30.0)]; // 0: full-width title
+        for row in 0..4 {
+            let y = 60.0 + 30.0 * row as f64;
+            boxes.push(rect(50.0, y, 420.0, 20.0)); // left column: 1, 3, 5, 7
+            boxes.push(rect(530.0, y, 420.0, 20.0)); // right column: 2, 4, 6, 8
+        }
+        boxes.push(rect(50.0, 200.0, 300.0, 20.0)); // 9: left column, one row more
+        boxes.push(rect(50.0, 260.0, 900.0, 20.0)); // 10: full-width footer
+        let idx: Vec<usize> = reading_order(&boxes).iter().map(|p| p.index).collect();
+        assert_eq!(idx, vec![0, 1, 3, 5, 7, 9, 2, 4, 6, 8, 10]);
+    }
+
+    #[test]
+    fn a_table_is_read_row_by_row() {
+        // Short cells in aligned columns with wide gaps: rows, not columns.
+        let mut boxes = Vec::new();
+        for row in 0..5 {
+            let y = 40.0 + 30.0 * row as f64;
+            boxes.push(rect(50.0, y, 120.0, 20.0));
+            boxes.push(rect(400.0, y, 40.0, 20.0));
+            boxes.push(rect(600.0, y, 60.0, 20.0));
+        }
+        let idx: Vec<usize> = reading_order(&boxes).iter().map(|p| p.index).collect();
+        assert_eq!(idx, (0..15).collect::<Vec<_>>());
     }
 }

@@ -36,6 +36,9 @@ pub struct OcrOptions {
     /// mean character probability below this is read again by the main recogniser (0: never,
     /// 1: always).
     pub fallback_below: f32,
+    /// Read with the fast recogniser first, when one is loaded (false: the main recogniser
+    /// reads every line).
+    pub fast_rec: bool,
 }
 
 impl Default for OcrOptions {
@@ -48,6 +51,7 @@ impl Default for OcrOptions {
             batch: 6,
             min_confidence: 0.5,
             fallback_below: FALLBACK_BELOW,
+            fast_rec: true,
         }
     }
 }
@@ -55,7 +59,7 @@ impl Default for OcrOptions {
 impl OcrOptions {
     /// Applies settings given as a JSON object (the web app's and the benchmarks' knob):
     /// `det_min_side`, `det_max_side`, `use_cls`, `cls_sample`, `min_confidence`,
-    /// `fallback_below`, `batch`.
+    /// `fallback_below`, `fast_rec`, `batch`.
     pub fn apply_json(&mut self, json: &str) -> Result<()> {
         let bad = |m: String| Error::InvalidArgument(format!("OCR options: {m}"));
         let v: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
@@ -71,8 +75,13 @@ impl OcrOptions {
                 "det_max_side" => o.det.max_side = int(64, 4096)?,
                 "batch" => o.batch = int(1, 64)?,
                 "cls_sample" => o.cls_sample = int(0, 4096)?,
-                "use_cls" => {
-                    o.use_cls = val.as_bool().ok_or_else(|| bad("use_cls must be true or false".into()))?
+                "use_cls" | "fast_rec" => {
+                    let b = val.as_bool().ok_or_else(|| bad(format!("{k} must be true or false")))?;
+                    if k == "use_cls" {
+                        o.use_cls = b
+                    } else {
+                        o.fast_rec = b
+                    }
                 }
                 "min_confidence" | "fallback_below" => {
                     let v = match val.as_f64() {
@@ -318,17 +327,62 @@ impl Ocr {
         Ok(())
     }
 
-    /// Detects and reads all text in `img`.
+    /// Detects and reads all text in `img`. An image of one line (a scanned line, a word, a
+    /// label: see [`is_one_line`]) is read whole, as `slimscan eval ocr` reads line crops:
+    /// the detector cuts such tight crops too close or into pieces. A page turned sideways
+    /// (most lines are tall boxes, [`is_sideways`]) is read turned a quarter; a page upside
+    /// down (most lines read better turned) is put in reading order as turned by 180°. Line
+    /// corners are always in `img`'s pixels.
     pub fn scan(&mut self, img: &RgbImage) -> Result<Page> {
         let t0 = now_ms();
-        let boxes = self.detect(img)?;
+        let mut boxes = self.detect(img)?;
+        let turned;
+        let src = if is_sideways(&boxes) {
+            turned = img.rotated_90_ccw();
+            boxes = self.detect(&turned)?;
+            &turned
+        } else {
+            img
+        };
         let t_det = now_ms();
-        let crops = line_crops(img, &boxes)?;
-        let (reads, mut timings, counts) = self.read_crops(crops)?;
+        let mut corners: Vec<[Point; 4]>;
+        let scores: Vec<f32>;
+        let (reads, mut timings, counts) = if is_one_line(src, &boxes) {
+            // The line is read between the top and bottom of the detector's boxes (grown as
+            // the detector grows them): a line set small in a tall margin reads badly squeezed
+            // to the recogniser's 48 px with its margin.
+            let quad = one_line_quad(src, &boxes);
+            corners = vec![quad];
+            scores = vec![boxes.iter().map(|b| b.score).fold(0.0, f32::max)];
+            // One line costs one read: the main recogniser reads it (on real scanned lines it
+            // is the more accurate of the two: models/REPORT.md, "Real images").
+            let fast = std::mem::replace(&mut self.options.fast_rec, false);
+            let read = self.read_crops(vec![perspective_crop(src, &quad)?]);
+            self.options.fast_rec = fast;
+            read?
+        } else {
+            corners = boxes.iter().map(|b| b.corners).collect();
+            scores = boxes.iter().map(|b| b.score).collect();
+            self.read_crops(line_crops(src, &boxes)?)?
+        };
         timings.det = t_det - t0;
-        let corners: Vec<[Point; 4]> = boxes.iter().map(|b| b.corners).collect();
+        let upside_down = reads.len() >= 2 && 2 * reads.iter().filter(|r| r.rotated).count() > reads.len();
+        let order = if upside_down {
+            let (w, h) = (src.width as f64, src.height as f64);
+            let turn = |q: &[Point; 4]| [q[2], q[3], q[0], q[1]].map(|p| [w - p[0], h - p[1]]);
+            reading_order(&corners.iter().map(turn).collect::<Vec<_>>())
+        } else {
+            reading_order(&corners)
+        };
+        if !std::ptr::eq(src, img) {
+            // Back from the turned image: its (x, y) is (width - y, x) in `img`.
+            let w = img.width as f64;
+            for q in &mut corners {
+                *q = q.map(|p| [w - p[1], p[0]]);
+            }
+        }
         let mut lines = Vec::new();
-        for p in reading_order(&corners) {
+        for p in order {
             let r = &reads[p.index];
             if r.confidence < self.options.min_confidence || r.text.trim().is_empty() {
                 continue;
@@ -337,7 +391,7 @@ impl Ocr {
                 text: r.text.clone(),
                 confidence: r.confidence,
                 corners: corners[p.index],
-                det_score: boxes[p.index].score,
+                det_score: scores[p.index],
                 rotated: r.rotated,
                 row: p.row,
                 block: p.block,
@@ -363,14 +417,33 @@ impl Ocr {
         })
     }
 
-    /// The detector's text boxes for `img`.
+    /// The detector's boxes for `img`. A small image is detected inside a margin of its
+    /// border colour ([`detection_margin`]): screenshots and crops put text right at the edge,
+    /// where the detector, trained on text with some background around it, misses it.
     pub fn detect(&mut self, img: &RgbImage) -> Result<Vec<TextBox>> {
-        let (x, w, h) = det::preprocess(img, &self.options.det);
+        let m = detection_margin(img.width, img.height);
+        let padded;
+        let src = if m > 0 {
+            padded = img.with_margin(m);
+            &padded
+        } else {
+            img
+        };
+        let (x, w, h) = det::preprocess(src, &self.options.det);
         let out = first_output(self.det.run(vec![F32Tensor::new(vec![1, 3, h, w], x)?])?, "detector")?;
         if out.data.len() != w * h {
             return Err(Error::Model(format!("detector output {:?} for a {w}x{h} input", out.shape)));
         }
-        det::postprocess(&out.data, w, h, img.width, img.height, &self.options.det)
+        let mut boxes = det::postprocess(&out.data, w, h, src.width, src.height, &self.options.det)?;
+        if m > 0 {
+            let (iw, ih) = (img.width as f64, img.height as f64);
+            for b in &mut boxes {
+                for p in &mut b.corners {
+                    *p = [(p[0] - m as f64).clamp(0.0, iw), (p[1] - m as f64).clamp(0.0, ih)];
+                }
+            }
+        }
+        Ok(boxes)
     }
 
     /// Classifies (optionally) and recognises crops (as [`line_crops`] cuts them); per crop:
@@ -401,7 +474,7 @@ impl Ocr {
         let t1 = now_ms();
         timings.cls = t1 - t0;
         let all: Vec<usize> = (0..crops.len()).collect();
-        let (mut reads, again) = match self.fast.as_mut() {
+        let (mut reads, again) = match self.fast.as_mut().filter(|_| self.options.fast_rec) {
             Some(fast) => {
                 let reads = fast.read(&crops, &all, self.options.batch)?;
                 timings.rec_fast = now_ms() - t1;
@@ -421,12 +494,12 @@ impl Ocr {
             }
             None => (Vec::new(), all),
         };
+        let main_reads = self.rec.read(&crops, &again, self.options.batch)?;
         let counts = ReadCounts { fast: reads.len(), main: again.len() };
-        let second = self.rec.read(&crops, &again, self.options.batch)?;
         if reads.is_empty() {
-            reads = second;
+            reads = main_reads;
         } else {
-            for (&i, d) in again.iter().zip(second) {
+            for (&i, d) in again.iter().zip(main_reads) {
                 reads[i] = d;
             }
         }
@@ -492,6 +565,83 @@ fn classify_turned(
     Ok(flagged)
 }
 
+/// Images whose longer side is at most this get a margin before detection
+/// ([`detection_margin`]); larger ones are photos and scans with their own background.
+pub const MARGIN_MAX_SIDE: usize = 1600;
+
+/// The margin a `w × h` image gets before detection: a quarter of its shorter side, 8–32 px,
+/// for images up to [`MARGIN_MAX_SIDE`]; 0 for larger ones.
+pub fn detection_margin(w: usize, h: usize) -> usize {
+    if w.max(h) > MARGIN_MAX_SIDE {
+        return 0;
+    }
+    (w.min(h) / 4).clamp(8, 32)
+}
+
+/// Whether the detector's boxes are those of a page turned sideways: at least three long boxes
+/// (one side twice the other: lines, words) and more than two thirds of them upright.
+pub fn is_sideways(boxes: &[TextBox]) -> bool {
+    let mut long = 0;
+    let mut upright = 0;
+    for b in boxes {
+        let q = &b.corners;
+        let (e1, e2) = ([q[1][0] - q[0][0], q[1][1] - q[0][1]], [q[2][0] - q[1][0], q[2][1] - q[1][1]]);
+        let (l1, l2) = (e1[0].hypot(e1[1]), e2[0].hypot(e2[1]));
+        if l1.max(l2) < 2.0 * l1.min(l2) {
+            continue;
+        }
+        long += 1;
+        let along = if l1 >= l2 { e1 } else { e2 };
+        upright += usize::from(along[1].abs() > along[0].abs());
+    }
+    long >= 3 && 3 * upright > 2 * long
+}
+
+/// Tallest image read whole as one line ([`is_one_line`]), in pixels.
+pub const ONE_LINE_MAX_HEIGHT: usize = 160;
+
+/// Whether `img` is one line of text: no taller than [`ONE_LINE_MAX_HEIGHT`], at least as
+/// wide as tall, and the detector's boxes (if any) side by side in one row (each pair
+/// overlapping vertically by half the lower one's height). Two lines of a small screenshot
+/// give two rows and are read as a page.
+pub fn is_one_line(img: &RgbImage, boxes: &[TextBox]) -> bool {
+    if img.height > ONE_LINE_MAX_HEIGHT || img.width < img.height {
+        return false;
+    }
+    let span = |b: &TextBox| {
+        let ys = b.corners.map(|p| p[1]);
+        (
+            ys.iter().copied().fold(f64::INFINITY, f64::min),
+            ys.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        )
+    };
+    boxes.iter().enumerate().all(|(i, a)| {
+        boxes[i + 1..].iter().all(|b| {
+            let ((a0, a1), (b0, b1)) = (span(a), span(b));
+            let overlap = a1.min(b1) - a0.max(b0);
+            overlap >= 0.5 * (a1 - a0).min(b1 - b0)
+        })
+    })
+}
+
+/// The rectangle of `img` an image of one line ([`is_one_line`]) is read in: the image's width
+/// (the detector may miss words of a long, low line: a 1356×36 scanned line gave it one
+/// word), between the top and bottom of the detector's boxes and a quarter of their height
+/// more; the whole image when there are none.
+fn one_line_quad(img: &RgbImage, boxes: &[TextBox]) -> [Point; 4] {
+    let (w, h) = (img.width as f64, img.height as f64);
+    let ys = boxes.iter().flat_map(|b| b.corners.map(|p| p[1]));
+    let (top, bottom) = ys.fold((h, 0.0f64), |(t, b), y| (t.min(y), b.max(y)));
+    // A quarter of the line's height more each way: at the detector's scale (a long line
+    // shrunk to its 960 px) the boxes' edges are a few pixels off.
+    let pad = 0.25 * (bottom - top);
+    let (top, bottom) = ((top - pad).max(0.0), (bottom + pad).min(h));
+    if bottom - top < 4.0 {
+        return [[0.0, 0.0], [w, 0.0], [w, h], [0.0, h]];
+    }
+    [[0.0, top], [w, top], [w, bottom], [0.0, bottom]]
+}
+
 /// The detector's boxes cut out of `img` as upright line images, in the boxes' order.
 pub fn line_crops(img: &RgbImage, boxes: &[TextBox]) -> Result<Vec<RgbImage>> {
     boxes
@@ -531,14 +681,61 @@ mod tests {
     #[test]
     fn options_from_json() {
         let mut o = OcrOptions::default();
-        o.apply_json(r#"{"det_max_side": 1280, "use_cls": false, "min_confidence": 0.3, "cls_sample": 0}"#)
+        o.apply_json(r#"{"det_max_side": 1280, "use_cls": false, "min_confidence": 0.3, "cls_sample": 0, "fast_rec": false}"#)
             .unwrap();
-        assert_eq!((o.det.max_side, o.use_cls, o.min_confidence, o.cls_sample), (1280, false, 0.3, 0));
+        assert_eq!(
+            (o.det.max_side, o.use_cls, o.min_confidence, o.cls_sample, o.fast_rec),
+            (1280, false, 0.3, 0, false)
+        );
         for bad in [r#"{"det_max_side": 5}"#, r#"{"colour": 1}"#, "[1]", "{", r#"{"use_cls": 1}"#] {
             let before = o;
             assert!(o.apply_json(bad).is_err(), "{bad}");
             assert_eq!(o.det.max_side, before.det.max_side);
         }
+    }
+
+    fn text_box(x: f64, y: f64, w: f64, h: f64) -> TextBox {
+        TextBox { corners: [[x, y], [x + w, y], [x + w, y + h], [x, y + h]], score: 0.9 }
+    }
+
+    #[test]
+    fn one_line_images_are_short_and_one_row() {
+        let img = |w, h| RgbImage::new(w, h, vec![255; w * h * 3]).unwrap();
+        // A scanned line, with the detector's boxes side by side or none at all.
+        assert!(is_one_line(
+            &img(819, 88),
+            &[text_box(5.0, 10.0, 400.0, 70.0), text_box(420.0, 14.0, 390.0, 66.0)]
+        ));
+        assert!(is_one_line(&img(184, 72), &[]));
+        // Two rows of a small screenshot; a tall image; a narrow one.
+        assert!(!is_one_line(
+            &img(800, 150),
+            &[text_box(10.0, 10.0, 500.0, 50.0), text_box(10.0, 80.0, 500.0, 50.0)]
+        ));
+        assert!(!is_one_line(&img(800, 400), &[]));
+        assert!(!is_one_line(&img(60, 100), &[]));
+    }
+
+    #[test]
+    fn pages_turned_sideways_have_upright_lines() {
+        let lines: Vec<TextBox> =
+            (0..6).map(|i| text_box(100.0 + 40.0 * i as f64, 50.0, 25.0, 600.0)).collect();
+        assert!(is_sideways(&lines));
+        let rows: Vec<TextBox> =
+            (0..6).map(|i| text_box(50.0, 100.0 + 40.0 * i as f64, 600.0, 25.0)).collect();
+        assert!(!is_sideways(&rows));
+        // Two upright lines are too few to turn a page; squarish boxes do not count.
+        assert!(!is_sideways(&lines[..2]));
+        let blobs: Vec<TextBox> = (0..6).map(|i| text_box(40.0 * i as f64, 0.0, 30.0, 40.0)).collect();
+        assert!(!is_sideways(&blobs));
+    }
+
+    #[test]
+    fn small_images_get_a_margin_for_detection() {
+        assert_eq!(detection_margin(617, 42), 10);
+        assert_eq!(detection_margin(640, 480), 32);
+        assert_eq!(detection_margin(40, 20), 8);
+        assert_eq!(detection_margin(2480, 3508), 0);
     }
 
     #[test]

@@ -98,3 +98,24 @@ fn a_dark_object_on_a_light_desk_is_not_a_page() {
     paste(&mut frame, &crate::scan::test_scenes::flat(50, 50, [25, 30, 25]), &quad);
     assert_eq!(find_page(&Luma::from_rgb(&frame), &PageOptions::default()), None);
 }
+
+#[test]
+fn a_strip_is_not_a_page() {
+    // A long light strip on a dark ground (a line of text on a dark screen, a ruler): sharp
+    // edges all round, but 10 times as long as wide.
+    let mut frame = crate::scan::test_scenes::flat(640, 480, [40, 40, 40]);
+    paste(
+        &mut frame,
+        &crate::scan::test_scenes::flat(50, 5, [240, 240, 240]),
+        &[[70.0, 215.0], [570.0, 215.0], [570.0, 265.0], [70.0, 265.0]],
+    );
+    assert!(find_page(&Luma::from_rgb(&frame), &PageOptions::default()).is_none());
+    // The same ground with a page-shaped sheet: found.
+    let mut frame = crate::scan::test_scenes::flat(640, 480, [40, 40, 40]);
+    paste(
+        &mut frame,
+        &crate::scan::test_scenes::flat(50, 70, [240, 240, 240]),
+        &[[170.0, 60.0], [470.0, 60.0], [470.0, 420.0], [170.0, 420.0]],
+    );
+    assert!(find_page(&Luma::from_rgb(&frame), &PageOptions::default()).is_some());
+}

@@ -91,13 +91,20 @@ fn options_from_json() {
     let mut o = ScanOptions::default();
     assert!(o.quick_frame_codes_with_page);
     o.apply_json(
-        r#"{"preview_try_harder": true, "page_max_side": 256, "codes_on_page": false, "read_none": false,
-            "quick_frame_codes_with_page": false}"#,
+        r#"{"preview_try_harder": true, "page_max_side": 256, "codes_on_page": false,
+            "quick_frame_codes_with_page": false, "fast_rec_without_page": true}"#,
     )
     .unwrap();
-    assert!(o.preview_codes.try_harder && !o.codes_on_page && o.page.max_side == 256 && !o.read_none);
-    assert!(!o.quick_frame_codes_with_page);
-    for bad in [r#"{"page_max_side": 5}"#, r#"{"codes_multiple": 1}"#, r#"{"nope": true}"#, "[1]", "{"] {
+    assert!(o.preview_codes.try_harder && !o.codes_on_page && o.page.max_side == 256);
+    assert!(!o.quick_frame_codes_with_page && o.fast_rec_without_page);
+    for bad in [
+        r#"{"page_max_side": 5}"#,
+        r#"{"codes_multiple": 1}"#,
+        r#"{"nope": true}"#,
+        r#"{"read_none": false}"#,
+        "[1]",
+        "{",
+    ] {
         let before = o;
         assert!(o.apply_json(bad).unwrap_err().to_string().contains("scan options"), "{bad}");
         assert_eq!(o, before, "{bad}: a bad setting changes nothing");
@@ -185,13 +192,14 @@ fn line(text: &str, confidence: f32) -> Line {
 }
 
 #[test]
-fn a_none_frame_keeps_its_text_only_when_it_reads_like_a_page() {
-    let prose = "Members need problems name brought";
-    let page: Vec<Line> = (0..6).map(|_| line(prose, 0.93)).collect();
-    assert!(reads_like_a_page(&page));
-    // Too few lines (a label, a logo), too unsure a reading, or too few letters: not a page.
-    assert!(!reads_like_a_page(&page[..3]));
-    assert!(!reads_like_a_page(&(0..6).map(|_| line(prose, 0.6)).collect::<Vec<_>>()));
-    assert!(!reads_like_a_page(&(0..6).map(|_| line("a-b.", 0.95)).collect::<Vec<_>>()));
-    assert!(!reads_like_a_page(&[]));
+fn a_read_counts_only_with_an_anchor_line() {
+    // What textures and empty photos give: one or two characters.
+    assert!(credible_lines(vec![line("O", 0.58), line("E", 0.98)]).is_empty());
+    assert!(credible_lines(vec![line("ee", 0.88)]).is_empty());
+    // Three letters or digits read surely: a word, and every line above the floor with it.
+    let kept = credible_lines(vec![line("Total", 0.93), line("3", 0.7), line("-", 0.9), line("x1", 0.4)]);
+    assert_eq!(kept.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), ["Total", "3"]);
+    // An unsure word is no anchor.
+    assert!(credible_lines(vec![line("Total", 0.7)]).is_empty());
+    assert!(credible_lines(vec![]).is_empty());
 }
