@@ -262,7 +262,8 @@ impl Scanner {
 
     /// Changes settings from JSON, any of `{"codes_try_harder": true, "codes_multiple": true,
     /// "preview_try_harder": false, "preview_multiple": true, "codes_on_page": true,
-    /// "quick_frame_codes_with_page": true, "classify_in_preview": true, "page_max_side": 320}`. Unknown keys are
+    /// "quick_frame_codes_with_page": true, "classify_in_preview": true, "fast_rec_without_page": false,
+    /// "page_max_side": 320}`. Unknown keys are
     /// an error.
     #[wasm_bindgen(js_name = setOptions)]
     pub fn set_options(&mut self, json: &str) -> Result<(), JsError> {

@@ -346,13 +346,13 @@ impl Scanner {
         let t0 = now_ms();
         if let Some(ocr) = self.ocr.as_mut() {
             let mut img = self.rectified.as_ref().unwrap_or(frame);
-            let fast = self.options.fast_rec_without_page || self.rectified.is_some();
-            let mut lines = read_credible(ocr, img, fast, r)?;
+            let fast_without_page = self.options.fast_rec_without_page;
+            let mut lines = read_credible(ocr, img, self.rectified.is_some(), fast_without_page, r)?;
             // A page that reads as nothing may be a screen, a label or a box around the text
             // rather than the text's page (light text on a dark watch face): read the frame.
             if lines.is_empty() && self.rectified.is_some() {
                 img = frame;
-                lines = read_credible(ocr, img, self.options.fast_rec_without_page, r)?;
+                lines = read_credible(ocr, img, false, fast_without_page, r)?;
                 if !lines.is_empty() {
                     // The text is the frame's: so are the lines' coordinates.
                     self.rectified = None;
@@ -421,13 +421,22 @@ const ANCHOR_MIN_ALNUM: usize = 3;
 /// ... read with this mean character probability.
 const ANCHOR_MIN_CONFIDENCE: f32 = 0.8;
 
-/// Reads `img` (the fast recogniser first when `fast`, else the main recogniser alone) and keeps
-/// its credible lines ([`credible_lines`]), adding the OCR's timings and read counts to `r`.
-fn read_credible(ocr: &mut Ocr, img: &RgbImage, fast: bool, r: &mut ScanResult) -> Result<Vec<Line>> {
-    let before = ocr.options.fast_rec;
-    ocr.options.fast_rec = fast && before;
+/// Reads `img` and keeps its credible lines ([`credible_lines`]), adding the OCR's timings and
+/// read counts to `r`. A rectified `page` is read as before this scanner read flat images too:
+/// the fast recogniser first, no detection margin; an image without a page (a scan, a
+/// screenshot, a crop) gets the margin, and the fast recogniser only with `fast_without_page`.
+fn read_credible(
+    ocr: &mut Ocr,
+    img: &RgbImage,
+    page: bool,
+    fast_without_page: bool,
+    r: &mut ScanResult,
+) -> Result<Vec<Line>> {
+    let before = ocr.options;
+    ocr.options.fast_rec = before.fast_rec && (page || fast_without_page);
+    ocr.options.det_margin = before.det_margin && !page;
     let page = ocr.scan(img);
-    ocr.options.fast_rec = before;
+    ocr.options = before;
     let page = page?;
     r.timings_ms.ocr_det += page.timings_ms.det;
     r.timings_ms.ocr_cls += page.timings_ms.cls;

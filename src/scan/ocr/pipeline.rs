@@ -39,6 +39,9 @@ pub struct OcrOptions {
     /// Read with the fast recogniser first, when one is loaded (false: the main recogniser
     /// reads every line).
     pub fast_rec: bool,
+    /// Detect small images inside a margin ([`detection_margin`]). The scanner turns it off
+    /// for rectified pages, which have their paper around the text.
+    pub det_margin: bool,
 }
 
 impl Default for OcrOptions {
@@ -52,6 +55,7 @@ impl Default for OcrOptions {
             min_confidence: 0.5,
             fallback_below: FALLBACK_BELOW,
             fast_rec: true,
+            det_margin: true,
         }
     }
 }
@@ -421,7 +425,7 @@ impl Ocr {
     /// border colour ([`detection_margin`]): screenshots and crops put text right at the edge,
     /// where the detector, trained on text with some background around it, misses it.
     pub fn detect(&mut self, img: &RgbImage) -> Result<Vec<TextBox>> {
-        let m = detection_margin(img.width, img.height);
+        let m = if self.options.det_margin { detection_margin(img.width, img.height) } else { 0 };
         let padded;
         let src = if m > 0 {
             padded = img.with_margin(m);
