@@ -327,13 +327,18 @@ def main() -> None:
     ap.add_argument("--force", action="store_true", help="rebuild images that already exist")
     a = ap.parse_args()
     shared = os.path.abspath(a.shared)
-    if not os.path.isdir(shared):
-        die(f"shared data folder not found: {shared} (pass --shared)")
+    have_shared = os.path.isdir(shared)
+    if not have_shared:
+        n = sum(1 for item in ITEMS if item[1] == "shared")
+        log(f"warning: shared data folder not found: {shared} (pass --shared); "
+            f"its {n} images are left out, the registry images are fetched")
     made = skipped = 0
     for rel, src, member, op, args in ITEMS:
         out = os.path.join(SET, rel)
         if os.path.exists(out) and not a.force:
             skipped += 1
+            continue
+        if src == "shared" and not have_shared:
             continue
         os.makedirs(os.path.dirname(out), exist_ok=True)
         if src in ("shared", "render"):
