@@ -167,7 +167,8 @@ def real(r):
             continue
         drop = "—" if c["charAcc"] is None else f"{100 * (o['charAcc'] - c['charAcc']):+.2f}"
         name = f"**{name}**" if key == "all" else name
-        out.append(f"| {name} | {c['n']} | {pct(o['charAcc'])} | {pct(c['charAcc'])} | {drop} | {pct(t['charAcc'])} | "
+        acc = lambda v: pct(None if v is None else 100 * v)  # noqa: E731 (fractions in results.json)
+        out.append(f"| {name} | {c['n']} | {acc(o['charAcc'])} | {acc(c['charAcc'])} | {drop} | {acc(t['charAcc'])} | "
                    f"{c['noTextReturned']} / {t['noTextReturned']} of {c['withText']} | "
                    f"{c['invented']} of {c['textless']} | {c['codesRead']} of {c['codesWanted']} | {c['codesInvented']} |")
     types = {}
