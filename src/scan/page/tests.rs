@@ -99,23 +99,17 @@ fn a_dark_object_on_a_light_desk_is_not_a_page() {
     assert_eq!(find_page(&Luma::from_rgb(&frame), &PageOptions::default()), None);
 }
 
+/// A light sheet `w × h` pasted on a dark ground at `quad`: whether a page is found there.
+fn finds_sheet(w: usize, h: usize, quad: [Point; 4]) -> bool {
+    let mut frame = crate::scan::test_scenes::flat(640, 480, [40, 40, 40]);
+    paste(&mut frame, &crate::scan::test_scenes::flat(w, h, [240, 240, 240]), &quad);
+    find_page(&Luma::from_rgb(&frame), &PageOptions::default()).is_some()
+}
+
 #[test]
 fn a_strip_is_not_a_page() {
-    // A long light strip on a dark ground (a line of text on a dark screen, a ruler): sharp
-    // edges all round, but 10 times as long as wide.
-    let mut frame = crate::scan::test_scenes::flat(640, 480, [40, 40, 40]);
-    paste(
-        &mut frame,
-        &crate::scan::test_scenes::flat(50, 5, [240, 240, 240]),
-        &[[70.0, 215.0], [570.0, 215.0], [570.0, 265.0], [70.0, 265.0]],
-    );
-    assert!(find_page(&Luma::from_rgb(&frame), &PageOptions::default()).is_none());
-    // The same ground with a page-shaped sheet: found.
-    let mut frame = crate::scan::test_scenes::flat(640, 480, [40, 40, 40]);
-    paste(
-        &mut frame,
-        &crate::scan::test_scenes::flat(50, 70, [240, 240, 240]),
-        &[[170.0, 60.0], [470.0, 60.0], [470.0, 420.0], [170.0, 420.0]],
-    );
-    assert!(find_page(&Luma::from_rgb(&frame), &PageOptions::default()).is_some());
+    // A long light strip (a line of text on a dark screen, a ruler): sharp edges all round, but
+    // 10 times as long as wide. A page-shaped sheet on the same ground is found.
+    assert!(!finds_sheet(50, 5, [[70.0, 215.0], [570.0, 215.0], [570.0, 265.0], [70.0, 265.0]]));
+    assert!(finds_sheet(50, 70, [[170.0, 60.0], [470.0, 60.0], [470.0, 420.0], [170.0, 420.0]]));
 }
