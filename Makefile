@@ -243,8 +243,12 @@ bench-scan: wasm models browser-tools
 # generator's packages, pinned in models/train/requirements.txt, in .tools/train-venv.
 TRAIN_VENV := .tools/train-venv
 TRAIN_WORK ?= models/train/work
-TRAIN_COUNT ?= 12000
+TRAIN_COUNT ?= 18000
 TEST_COUNT ?= 2000
+# Share of the training images that are captures without a desk (captures.py, issue 26); the
+# test split stays camera scenes only (Tables 1 and 2), test_world holds captures only.
+TRAIN_WORLD ?= 0.333
+TEST_WORLD_COUNT ?= 1000
 # Budgets measured on the 2-core machine: see models/train/README.md.
 MOBILENET_SIZE ?= 112
 MOBILENET_ARGS ?= --base-epochs 11 --prune-epochs 2 --qat-epochs 0.3 --prune-dc-epochs 3 \
@@ -259,7 +263,9 @@ train-data: train-env
 	@[ -f $(TRAIN_WORK)/data/test/labels.csv ] || $(TRAIN_VENV)/bin/python models/train/scenes.py \
 		--out $(TRAIN_WORK)/data/test --split test --count $(TEST_COUNT) --seed 2
 	@[ -f $(TRAIN_WORK)/data/train/labels.csv ] || $(TRAIN_VENV)/bin/python models/train/scenes.py \
-		--out $(TRAIN_WORK)/data/train --split train --count $(TRAIN_COUNT) --seed 1
+		--out $(TRAIN_WORK)/data/train --split train --count $(TRAIN_COUNT) --seed 1 --world $(TRAIN_WORLD)
+	@[ -f $(TRAIN_WORK)/data/test_world/labels.csv ] || $(TRAIN_VENV)/bin/python models/train/scenes.py \
+		--out $(TRAIN_WORK)/data/test_world --split test --count $(TEST_WORLD_COUNT) --seed 3 --world 1
 
 # Each architecture: train (resumable: rerun to continue), then compress/evaluate/time.
 train-mobilenet: train-data cli wasm browser-tools

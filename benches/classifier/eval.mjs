@@ -18,7 +18,7 @@ const { values: a, positionals: models } = parseArgs({
     sets: { type: 'string' },
     json: { type: 'string' },
     batch: { type: 'string', default: '20' },
-    names: { type: 'string', default: 'test,real' },
+    names: { type: 'string', default: 'test,real,world,real_set' },
   },
 });
 if (!a.sets || !models.length) throw new Error('usage: eval.mjs --sets DIR [--json OUT] MODEL...');
@@ -80,7 +80,7 @@ for (const file of models) {
       return [c, n ? (100 * confusion[j][j]) / n : null];
     }));
     const r = { top1: (100 * correct) / set.n, n: set.n, correct, per_class, confusion,
-      ms_per_image: (performance.now() - t0) / set.n, wrong: set.name === 'real' ? wrong : wrong.length };
+      ms_per_image: (performance.now() - t0) / set.n, wrong: set.name.startsWith('real') ? wrong : wrong.length };
     results[file][set.name] = r;
     console.log(`${file} ${set.name}: top-1 ${r.top1.toFixed(2)} % (${correct}/${set.n}), ${r.ms_per_image.toFixed(1)} ms/image`);
   }

@@ -176,10 +176,29 @@ def real(r):
         t = im["results"]["slim"].get("type")
         types.setdefault(im["shape"], {}).setdefault(t, 0)
         types[im["shape"]][t] += 1
+    right = {}
+    for im in r["images"]:
+        ok = im["results"]["slim"].get("type") in expected_types(im["shape"], im.get("codes", []))
+        n, k = right.get(im["shape"], (0, 0))
+        right[im["shape"]] = (n + 1, k + ok)
+    n_all, k_all = sum(n for n, _ in right.values()), sum(k for _, k in right.values())
     out += ["", "- Document type given (compressed): " + "; ".join(
         f"{shape} " + ", ".join(f"{k} {v}" for k, v in sorted(types[shape].items())) for shape, _ in REAL_SHAPES
-        if shape in types) + "."]
+        if shape in types) + ".",
+        f"- Document type right (compressed; text or form for words, lines, screenshots, scans and page "
+        f"photos, none for photos without text, the code's class or text for a cover or label with a code): "
+        f"**{k_all} of {n_all}** (" + ", ".join(f"{shape} {right[shape][1]}/{right[shape][0]}"
+                                               for shape, _ in REAL_SHAPES if shape in right) + ")."]
     return out
+
+
+def expected_types(shape, codes):
+    """The types a scan of a benches/real image may rightly give (its shape and codes)."""
+    if shape == "no_page":
+        return {"none"}
+    if shape == "page_barcode":
+        return {"text"} | {"qr" if c["format"].startswith("qr") else "barcode" for c in codes}
+    return {"text", "form"}
 
 
 def load(path):

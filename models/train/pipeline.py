@@ -126,7 +126,7 @@ def main(argv=None):
 
     # 1. evaluation inputs
     sets = os.path.join(a.work, f"eval_{a.size}")
-    if not os.path.exists(os.path.join(sets, "test.json")):
+    if not all(os.path.exists(os.path.join(sets, f"{n}.json")) for n in ("test", "world", "real_set")):
         run([sys.executable, os.path.join(HERE, "prepare_eval.py"), "--data", os.path.join(a.work, "data"),
              "--size", str(a.size), "--out", sets], log)
 
@@ -228,6 +228,11 @@ def main(argv=None):
              "real_correct": acc[path].get("real", {}).get("correct"),
              "real_n": acc[path].get("real", {}).get("n"),
              "drop_real": (base_real - acc[path]["real"]["top1"]) if base_real is not None and "real" in acc[path] else None,
+             # captures without a desk (generated) and benches/real's images (issue 26)
+             "top1_world": acc[path].get("world", {}).get("top1"),
+             "top1_real_set": acc[path].get("real_set", {}).get("top1"),
+             "real_set_correct": acc[path].get("real_set", {}).get("correct"),
+             "real_set_n": acc[path].get("real_set", {}).get("n"),
              "ms_median": eng.get("median_ms"), "ms_min": eng.get("min_ms"),
              "wasm_peak_bytes": eng.get("mem_peak"), "load_ms": eng.get("load_ms")}
         rows.append(r)
@@ -246,6 +251,7 @@ def main(argv=None):
         "remeasured": sorted(k for k, p in files.items() if is_committed(p)),
         "compress_reports": {k: {kk: v.get(kk) for kk in ("original_bytes", "slim_bytes", "overall_sparsity", "warnings")} for k, v in reports.items()},
         "real_wrong": {k: acc[p].get("real", {}).get("wrong") for k, p in files.items()},
+        "real_set_wrong": {k: acc[p].get("real_set", {}).get("wrong") for k, p in files.items()},
     }
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(results_path, "w") as fh:

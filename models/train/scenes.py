@@ -397,7 +397,7 @@ def _perspective_coeffs(dst, src):
     return np.linalg.solve(np.array(a, np.float64), np.array(b, np.float64)).tolist()
 
 
-def _place(rng, obj, n, label):
+def _place(rng, obj, n, label, turn=0.0):
     w, h = obj.size
     # scale: the object's longer side as a fraction of the frame; small/far objects included
     # (calibrated so that trained models land in the 95-99.5 % band: objects below ~0.3 of
@@ -408,6 +408,7 @@ def _place(rng, obj, n, label):
     s = frac * n / max(w, h)
     ang = rng.uniform(-np.pi, np.pi) if label in ("barcode", "qr", "none") or rng.random() < 0.2 \
         else rng.normal(0, 0.25)
+    ang += turn
     c, si = np.cos(ang), np.sin(ang)
     cx, cy = n / 2 + rng.uniform(-0.15, 0.15) * n, n / 2 + rng.uniform(-0.15, 0.15) * n
     src = [(0, 0), (w, 0), (w, h), (0, h)]
@@ -434,12 +435,14 @@ def _grid(n):
     return g
 
 
-def render(label, rng, ctx, size):
+def render(label, rng, ctx, size, obj=None, turn=0.0, light=1.0):
+    """A camera scene of class `label`: the class's drawing (or `obj`) turned by a further
+    `turn` radians, exposure scaled by `light` (under 1: a dark room, with more noise)."""
     n = size * WORK
     bgfam = ctx["bgs"][int(rng.integers(len(ctx["bgs"])))]
     bg = np.clip(bgfam(rng, n), 0, 255).astype(np.float32)
-    obj = DRAW[label](rng, ctx)
-    warped, mask = _place(rng, obj, n, label)
+    obj = DRAW[label](rng, ctx) if obj is None else obj
+    warped, mask = _place(rng, obj, n, label, turn)
     m = np.asarray(mask, np.float32)[..., None] / 255.0
     # drop shadow under the object
     if rng.random() < 0.5:
@@ -471,7 +474,7 @@ def render(label, rng, ctx, size):
         side = (np.cos(a) * xx + np.sin(a) * yy) - t
         gain *= 1 - u(0.25, 0.6) / (1 + np.exp(-side * u(20, 80)))
     # overall exposure and colour cast
-    img = img * gain[..., None] * (u(0.7, 1.15) * rng.uniform(0.85, 1.15, 3).astype(np.float32))
+    img = img * gain[..., None] * (u(0.7, 1.15) * light * rng.uniform(0.85, 1.15, 3).astype(np.float32))
     im = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
     # blur: defocus or motion
     r = rng.random()
@@ -487,7 +490,7 @@ def render(label, rng, ctx, size):
     im = im.resize((size, size), Image.BILINEAR if rng.random() < 0.5 else Image.LANCZOS)
     # sensor noise
     arr = np.asarray(im, np.float32)
-    sigma = rng.uniform(0, 8)
+    sigma = rng.uniform(0, 8) / light ** 0.5
     arr = arr + rng.normal(0, sigma, arr.shape) + rng.normal(0, sigma / 2, arr.shape[:2] + (1,))
     im = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
     buf = io.BytesIO()
@@ -500,22 +503,28 @@ def context(split):
             "bgs": BG_FAMILIES[split]}
 
 
-def scene(i, split, seed, size, ctx=None):
-    """(label, JPEG bytes) of image i; depends only on (seed, split, i, size)."""
+def scene(i, split, seed, size, ctx=None, world=0.0):
+    """(label, JPEG bytes) of image i; depends only on (seed, split, i, size, world). A share
+    `world` of the images are captures without a desk (captures.py: flat scans, screenshots,
+    lines, words, receipts, monitors, dark rooms, sideways pages); with 0 the camera scenes
+    are exactly those of earlier versions."""
     ctx = ctx or context(split)
     label = CLASSES[i % len(CLASSES)]
     rng = np.random.default_rng([seed, 0 if split == "train" else 1, i])
+    if world > 0 and rng.random() < world:
+        import captures  # imports this module: loaded on first use
+        return label, captures.capture(label, rng, ctx, size)
     return label, render(label, rng, ctx, size)
 
 
 _CTX = {}
 
 
-def _scene_job(i, split, seed, size):
+def _scene_job(i, split, seed, size, world):
     """Worker entry: the split's context is built once per process."""
     if split not in _CTX:
         _CTX[split] = context(split)
-    return scene(i, split, seed, size, _CTX[split])
+    return scene(i, split, seed, size, _CTX[split], world)
 
 
 def main(argv=None):
@@ -525,12 +534,14 @@ def main(argv=None):
     ap.add_argument("--count", type=int, required=True)
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--seed", type=int, required=True)
+    ap.add_argument("--world", type=float, default=0.0,
+                    help="share of captures without a desk (captures.py); 0 keeps the camera scenes only")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                     help="worker processes (output does not depend on it)")
     a = ap.parse_args(argv)
     os.makedirs(a.out, exist_ok=True)
     t0 = time.time(); rows = ["file,label"]
-    work = functools.partial(_scene_job, split=a.split, seed=a.seed, size=a.size)
+    work = functools.partial(_scene_job, split=a.split, seed=a.seed, size=a.size, world=a.world)
     with multiprocessing.Pool(max(1, a.jobs)) as pool:
         results = pool.imap(work, range(a.count), chunksize=16)
         for i, (label, data) in enumerate(results):

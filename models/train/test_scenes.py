@@ -62,6 +62,27 @@ def main():
             assert found, f"{kind} {i}: zxing-cpp found no code in the flat rendering"
             if kind == "qr":
                 assert found[0].format == zxingcpp.BarcodeFormat.QRCode
+    # captures without a desk (captures.py): every kind of every class renders in both splits,
+    # deterministically, as a JPEG of the asked size; world=0 leaves the camera scenes as they were
+    import captures
+    for split in ("train", "test"):
+        ctx = scenes.context(split)
+        for label, kinds in captures.KINDS.items():
+            seen = set()
+            for j in range(200):
+                rng = np.random.default_rng([12, j])
+                kind = kinds[int(rng.integers(len(kinds)))]
+                if kind in seen:
+                    continue
+                seen.add(kind)
+                data = captures.capture(label, np.random.default_rng([12, j]), ctx, 96)
+                assert data == captures.capture(label, np.random.default_rng([12, j]), ctx, 96), (label, kind)
+                im = Image.open(io.BytesIO(data))
+                assert im.format == "JPEG" and im.size == (96, 96), (label, kind, im.size)
+            assert seen == set(kinds), (label, set(kinds) - seen)
+    worlds = [scenes.scene(i, "train", 5, 96, world=1.0) for i in range(10)]
+    assert all(w != scenes.scene(i, "train", 5, 96) for i, w in enumerate(worlds))
+    assert [w[0] for w in worlds] == [scenes.CLASSES[i % 5] for i in range(10)]
     print("test_scenes: ok")
 
 

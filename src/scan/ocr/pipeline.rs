@@ -631,19 +631,64 @@ pub fn is_one_line(img: &RgbImage, boxes: &[TextBox]) -> bool {
 /// The rectangle of `img` an image of one line ([`is_one_line`]) is read in: the image's width
 /// (the detector may miss words of a long, low line: a 1356×36 scanned line gave it one
 /// word), between the top and bottom of the detector's boxes and a quarter of their height
-/// more; the whole image when there are none.
+/// more, grown to the rows of ink that continue the line up and down; the whole image when
+/// there are none.
 fn one_line_quad(img: &RgbImage, boxes: &[TextBox]) -> [Point; 4] {
     let (w, h) = (img.width as f64, img.height as f64);
     let ys = boxes.iter().flat_map(|b| b.corners.map(|p| p[1]));
     let (top, bottom) = ys.fold((h, 0.0f64), |(t, b), y| (t.min(y), b.max(y)));
-    // A quarter of the line's height more each way: at the detector's scale (a long line
-    // shrunk to its 960 px) the boxes' edges are a few pixels off.
-    let pad = 0.25 * (bottom - top);
-    let (top, bottom) = ((top - pad).max(0.0), (bottom + pad).min(h));
     if bottom - top < 4.0 {
         return [[0.0, 0.0], [w, 0.0], [w, h], [0.0, h]];
     }
+    // A quarter of the line's height more each way: at the detector's scale (a long line
+    // shrunk to its 960 px) the boxes' edges are a few pixels off. The compressed detector's
+    // box of a 2114×36 scanned line started 10 px down, under the ascenders, which the
+    // quarter did not reach: the ink decides where the line ends.
+    let pad = 0.25 * (bottom - top);
+    let (ink_top, ink_bottom) = ink_extent(img, top, bottom);
+    let top = (top - pad).min(ink_top - 1.0).max(0.0);
+    let bottom = (bottom + pad).max(ink_bottom + 1.0).min(h);
     [[0.0, top], [w, top], [w, bottom], [0.0, bottom]]
+}
+
+/// Smallest difference from the background grey, in levels, that counts as ink.
+const INK_CONTRAST: i32 = 48;
+
+/// The rows `[top, bottom)` of a line's band grown up and down while the next row holds ink
+/// (pixels [`INK_CONTRAST`] away from the image's median grey; at least one per 1000 columns
+/// and two in all, so scanner speckle does not count): the ascenders and descenders of a line
+/// whose detector box is too low or too short.
+fn ink_extent(img: &RgbImage, top: f64, bottom: f64) -> (f64, f64) {
+    let (w, h) = (img.width, img.height);
+    let grey: Vec<i32> = img
+        .data
+        .chunks_exact(3)
+        .map(|p| (77 * p[0] as i32 + 150 * p[1] as i32 + 29 * p[2] as i32) >> 8)
+        .collect();
+    let mut hist = [0usize; 256];
+    for &g in &grey {
+        hist[g.clamp(0, 255) as usize] += 1;
+    }
+    let mut seen = 0;
+    let background = hist
+        .iter()
+        .position(|&n| {
+            seen += n;
+            2 * seen >= grey.len()
+        })
+        .unwrap_or(255) as i32;
+    let need = (w / 1000).max(2);
+    let inked = |y: usize| {
+        grey[y * w..(y + 1) * w].iter().filter(|&&g| (g - background).abs() >= INK_CONTRAST).count() >= need
+    };
+    let (mut t, mut b) = ((top.max(0.0) as usize).min(h - 1), (bottom.ceil() as usize).clamp(1, h));
+    while t > 0 && inked(t - 1) {
+        t -= 1;
+    }
+    while b < h && inked(b) {
+        b += 1;
+    }
+    (t as f64, b as f64)
 }
 
 /// The detector's boxes cut out of `img` as upright line images, in the boxes' order.
@@ -718,6 +763,31 @@ mod tests {
         ));
         assert!(!is_one_line(&img(800, 400), &[]));
         assert!(!is_one_line(&img(60, 100), &[]));
+    }
+
+    #[test]
+    fn a_line_is_read_down_to_its_ink_not_only_its_box() {
+        // A 600×40 line: letter bodies in rows 14..28, ascenders from row 5, a descender to 33,
+        // scanner speckle (one pixel) in row 1. The detector's box covers rows 14..28 only.
+        let (w, h) = (600, 40);
+        let mut data = vec![250u8; w * h * 3];
+        let mut ink = |x: usize, y: usize| data[(y * w + x) * 3..(y * w + x) * 3 + 3].fill(20);
+        for x in (10..590).step_by(7) {
+            (14..28).for_each(|y| ink(x, y));
+        }
+        for x in (10..590).step_by(35) {
+            (5..14).for_each(|y| ink(x, y));
+            (28..33).for_each(|y| ink(x + 3, y));
+        }
+        ink(300, 1);
+        let img = RgbImage::new(w, h, data).unwrap();
+        let q = one_line_quad(&img, &[text_box(8.0, 14.0, 584.0, 14.0)]);
+        let (top, bottom) = (q[0][1], q[2][1]);
+        assert!((2.0..=4.0).contains(&top), "top {top}: the ascenders start at row 5, speckle at 1");
+        assert!(bottom >= 34.0, "bottom {bottom}: the descenders end at row 33");
+        assert_eq!((q[0][0], q[1][0]), (0.0, w as f64));
+        // no box: the whole image
+        assert_eq!(one_line_quad(&img, &[])[2], [w as f64, h as f64]);
     }
 
     #[test]

@@ -165,6 +165,18 @@ fn decoded_codes_settle_barcode_against_qr() {
 }
 
 #[test]
+fn text_read_where_no_code_was_found_makes_the_type_text() {
+    let ean = code("ean_13");
+    assert!(type_from_text("none", &[]));
+    assert!(type_from_text("barcode", &[]));
+    assert!(type_from_text("qr", &[]));
+    // a code was read: the code decides (type_from_codes), not the text beside it
+    assert!(!type_from_text("barcode", std::slice::from_ref(&ean)));
+    assert!(!type_from_text("text", &[]));
+    assert!(!type_from_text("form", &[]));
+}
+
+#[test]
 fn fields_settle_text_against_form() {
     // Many fields for the lines read: a form, whatever the classifier said.
     assert_eq!(type_from_fields("text", 8, 14), Some("form"));
