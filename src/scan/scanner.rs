@@ -15,6 +15,7 @@ use crate::scan::luma::Luma;
 use crate::scan::ocr::pipeline::page_text;
 use crate::scan::ocr::{Line, Ocr, ReadCounts};
 use crate::scan::page::{find_page, PageOptions, PageQuad};
+use crate::scan::paper::lies_on_larger_paper;
 use crate::scan::warp::perspective_warp;
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -260,9 +261,11 @@ impl Scanner {
         let mut to_frame = None;
         // A "page" too small to hold a line of text is the outline of a word or a line (a tight
         // crop, a label) or of a box in the frame: reading it rectified would cut the text.
+        // And a quad with the same paper past two of its sides is a box, a frame or a fold on
+        // a larger sheet (a flat scan, a close photo): the whole frame is read instead.
         let page = page.filter(|p| {
             let (qw, qh) = quad_size(&p.corners);
-            qw.min(qh) >= MIN_PAGE_SIDE
+            qw.min(qh) >= MIN_PAGE_SIDE && !lies_on_larger_paper(&luma, &p.corners)
         });
         if let Some(p) = page {
             let (qw, qh) = quad_size(&p.corners);
