@@ -10,16 +10,20 @@
 //! the bias and a fused activation.
 //!
 //! Layout: every kernel has a scalar reference in [`scalar`]; optimised versions live in one
-//! module per instruction set (`wasm_simd` for wasm simd128) and are tested bit-exact
-//! against the reference. The functions of this module dispatch to the best version compiled
-//! in. Naming and measured numbers: docs/KERNELS.md.
+//! module per instruction set (`wasm_simd` for wasm simd128, `x86_avx2` for native x86-64,
+//! chosen at run time) and are tested bit-exact against the reference. The functions of this
+//! module dispatch to the best version compiled in. Naming and measured numbers: docs/KERNELS.md.
 //!
 //! Shapes are checked once here, so the kernels index without bounds surprises; a mismatch is
 //! a bug in the engine, reported as an error rather than a panic.
 
+#[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
+mod packing;
 pub mod scalar;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod wasm_simd;
+#[cfg(target_arch = "x86_64")]
+pub mod x86_avx2;
 
 #[cfg(target_arch = "wasm32")]
 pub mod bench;
@@ -327,7 +331,14 @@ pub fn gemm(w: &GemmWeights, x: &[i16], p: usize, out: &mut [i32]) -> Result<()>
             GemmWeights::Sparse(s) => wasm_simd::gemm_sparse(s, x, p, out),
         }
     }
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    #[cfg(target_arch = "x86_64")]
+    {
+        match w {
+            GemmWeights::Dense(d) => x86_avx2::gemm_dense(d, x, p, out),
+            GemmWeights::Sparse(s) => x86_avx2::gemm_sparse(s, x, p, out),
+        }
+    }
+    #[cfg(not(any(all(target_arch = "wasm32", target_feature = "simd128"), target_arch = "x86_64")))]
     {
         match w {
             GemmWeights::Dense(d) => scalar::gemm_dense(d, x, p, out),
@@ -353,18 +364,24 @@ pub fn depthwise(w: &DepthwiseWeights, x: &[i16], g: &ConvGeometry, out: &mut [i
     check_len("depthwise weights", w.w.len(), g.channels.checked_mul(g.kh * g.kw))?;
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     wasm_simd::depthwise(w, x, g, out);
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    #[cfg(target_arch = "x86_64")]
+    x86_avx2::depthwise(w, x, g, out);
+    #[cfg(not(any(all(target_arch = "wasm32", target_feature = "simd128"), target_arch = "x86_64")))]
     scalar::depthwise(w, x, g, out);
     Ok(())
 }
 
 /// Does [`conv_dense`] have a kernel for this geometry that needs no im2col matrix? (wasm
-/// simd128 builds, horizontal stride 1 or 2, no horizontal dilation.) Otherwise callers unfold the input
-/// band by band and run [`gemm`], which bounds the memory the scalar route would take.
+/// simd128 builds, or x86-64 with AVX2 at run time; horizontal stride 1 or 2, no horizontal
+/// dilation.) Otherwise callers unfold the input band by band and run [`gemm`], which bounds
+/// the memory the scalar route would take.
 pub fn has_direct_conv(g: &ConvGeometry) -> bool {
-    cfg!(all(target_arch = "wasm32", target_feature = "simd128"))
+    #[cfg(target_arch = "x86_64")]
+    return x86_avx2::has_direct_conv(g);
+    #[cfg(not(target_arch = "x86_64"))]
+    return cfg!(all(target_arch = "wasm32", target_feature = "simd128"))
         && (g.stride_w == 1 || g.stride_w == 2)
-        && g.dilation_w == 1
+        && g.dilation_w == 1;
 }
 
 /// Dense convolution of one image (one group): `x` is `channels × h × w`, `w` is
@@ -375,6 +392,11 @@ pub fn conv_dense(w: &DenseWeights, x: &[i16], g: &ConvGeometry, out: &mut [i32]
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     if has_direct_conv(g) {
         wasm_simd::conv_dense(w, x, g, out);
+        return Ok(());
+    }
+    #[cfg(target_arch = "x86_64")]
+    if has_direct_conv(g) {
+        x86_avx2::conv_dense(w, x, g, out);
         return Ok(());
     }
     scalar::conv_dense(w, x, g, out);
@@ -516,7 +538,9 @@ pub fn quantize(x: &[f32], inv_scale: f32, zero_point: i32, codes: Codes, out: &
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     wasm_simd::quantize(x, inv_scale, zero_point, codes, out);
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    #[cfg(target_arch = "x86_64")]
+    x86_avx2::quantize(x, inv_scale, zero_point, codes, out);
+    #[cfg(not(any(all(target_arch = "wasm32", target_feature = "simd128"), target_arch = "x86_64")))]
     scalar::quantize(x, inv_scale, zero_point, codes, out);
     Ok(())
 }
@@ -538,7 +562,9 @@ pub fn dequantize(
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     wasm_simd::dequantize(acc, p, scale, bias, act, out);
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    #[cfg(target_arch = "x86_64")]
+    x86_avx2::dequantize(acc, p, Dequant { scale, bias, act }, out);
+    #[cfg(not(any(all(target_arch = "wasm32", target_feature = "simd128"), target_arch = "x86_64")))]
     scalar::dequantize(acc, p, scale, bias, act, out);
     Ok(())
 }

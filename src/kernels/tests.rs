@@ -1092,3 +1092,21 @@ kernel_tests! {
         assert_eq!(out, [32767, 0]);
     };
 }
+
+/// Where the CPU has AVX-VNNI the dispatch runs the kernels' VNNI build; this runs their
+/// plain AVX2 build on the same kinds of cases.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn x86_avx2_build_without_vnni() {
+    super::x86_avx2::without_vnni(|| {
+        gemm_shapes(false, 0.5, 61);
+        gemm_shapes(true, 0.5, 62);
+        gemm_layers(false);
+        gemm_layers(true);
+        gemm_extremes(false, 32767, &WIDE_EXTREME_SHAPES);
+        check(conv_cases((3, 3), (1, 1), 63));
+        check(conv_cases((5, 5), (1, 1), 64));
+        depthwise_layer_shapes();
+        dense_conv_shapes((3, 3), (1, 1), 65);
+    });
+}

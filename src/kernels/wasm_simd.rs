@@ -50,6 +50,7 @@
 use core::arch::wasm32::*;
 use core::ptr;
 
+use super::packing::{for_each_pixel_panel, kpair_tiles_len, pack_x_kpairs, PaddedPlanes};
 use super::{scalar, Activation, Codes, ConvGeometry, DenseWeights, DepthwiseWeights, SparseWeights};
 
 #[inline(always)]
@@ -208,41 +209,17 @@ pub fn gemm_dense_dequantized(w: &DenseWeights, x: &[i16], out: &mut Dequantized
     gemm_dense_i16_4x8(w, x, out.p, out);
 }
 
-/// Packs X (`cols × p`) into 8-pixel tiles of k-pairs: element `(k, j)` goes to
-/// `((j / 8) · kp + k / 2) · 16 + (j % 8) · 2 + k % 2`, zeros past `cols` and `p`.
-fn pack_x_kpairs(x: &[i16], cols: usize, p: usize) -> Vec<i16> {
-    let kp = cols.div_ceil(2);
-    let tiles = p.div_ceil(8);
-    let mut packed = vec![0i16; tiles * kp * 16];
-    for t in 0..tiles {
-        let j0 = 8 * t;
-        let panel = &mut packed[t * kp * 16..(t + 1) * kp * 16];
-        if j0 + 8 <= p {
-            for k2 in 0..cols / 2 {
-                let a = &x[2 * k2 * p + j0..][..8];
-                let b = &x[(2 * k2 + 1) * p + j0..][..8];
-                let dst = &mut panel[k2 * 16..][..16];
-                // SAFETY: a and b hold 8 elements, dst 16.
-                unsafe {
-                    let (va, vb) = (load(a.as_ptr()), load(b.as_ptr()));
-                    ptr::write_unaligned(dst.as_mut_ptr() as *mut v128, zip_lo(va, vb));
-                    ptr::write_unaligned(dst.as_mut_ptr().add(8) as *mut v128, zip_hi(va, vb));
-                }
-            }
-            if cols % 2 == 1 {
-                let k = cols - 1;
-                for l in 0..8 {
-                    panel[(k / 2) * 16 + 2 * l] = x[k * p + j0 + l];
-                }
-            }
-        } else {
-            for k in 0..cols {
-                for l in 0..p - j0 {
-                    panel[(k / 2) * 16 + 2 * l + k % 2] = x[k * p + j0 + l];
-                }
-            }
+/// Packs X (`cols × p`) into 8-pixel tiles of k-pairs ([`pack_x_kpairs`]).
+fn pack_x_kpairs8(x: &[i16], cols: usize, p: usize) -> Vec<i16> {
+    let mut packed = vec![0i16; kpair_tiles_len(cols, p, 8)];
+    pack_x_kpairs(x, cols, p, 8, &mut packed, |a, b, dst| {
+        // SAFETY: a and b hold 8 elements, dst 16.
+        unsafe {
+            let (va, vb) = (load(a.as_ptr()), load(b.as_ptr()));
+            ptr::write_unaligned(dst.as_mut_ptr() as *mut v128, zip_lo(va, vb));
+            ptr::write_unaligned(dst.as_mut_ptr().add(8) as *mut v128, zip_hi(va, vb));
         }
-    }
+    });
     packed
 }
 
@@ -343,7 +320,7 @@ fn rows_on_panel(w: &DenseWeights, odd: &[v128], panel: &[i16], j0: usize, n: us
 /// Register block of 4 rows × 8 pixels over k-pairs (module header), every row on one
 /// packed 8-pixel panel at a time ([`rows_on_panel`]).
 fn gemm_dense_i16_4x8(w: &DenseWeights, x: &[i16], p: usize, out: &mut impl Sink) {
-    let packed = pack_x_kpairs(x, w.cols, p);
+    let packed = pack_x_kpairs8(x, w.cols, p);
     let kp = w.cols.div_ceil(2);
     let odd: Vec<v128> = (0..w.rows).map(|r| odd_pair(w, r)).collect();
     for (t, panel) in packed.chunks_exact(kp * 16).enumerate() {
@@ -395,27 +372,12 @@ fn conv_dense_i16_4x8<const SW: usize>(w: &DenseWeights, x: &[i16], g: &ConvGeom
         return;
     }
     debug_assert!(g.stride_w == SW && g.dilation_w == 1 && w.cols == g.patch_len());
-    // Padded planes: every row any window reads; every column any window reads plus 8 · SW
-    // of slack for the last (partial) tile of a row. Reads outside the input are zeros.
-    let ph = (g.out_h - 1) * g.stride_h + (g.kh - 1) * g.dilation_h + 1;
-    let pw = (g.out_w - 1) * SW + g.kw + 8 * SW;
-    let mut padded = vec![0i16; g.channels * ph * pw];
-    for c in 0..g.channels {
-        for py in 0..ph {
-            let Some(iy) = py.checked_sub(g.pad_top).filter(|&iy| iy < g.h) else { continue };
-            let src = &x[(c * g.h + iy) * g.w..][..g.w];
-            let dst = &mut padded[(c * ph + py) * pw..][..pw];
-            // Input column ix sits at padded column ix + pad_left (columns past pw are
-            // never read).
-            let first = g.pad_left.min(pw);
-            let n = g.w.min(pw - first);
-            dst[first..first + n].copy_from_slice(&src[..n]);
-        }
-    }
-    // Offset of tap k (patch order: channel, ty, tx) from a pixel's window origin.
-    let taps: Vec<usize> = (0..w.cols)
-        .map(|k| (k / (g.kh * g.kw) * ph + (k / g.kw) % g.kh * g.dilation_h) * pw + k % g.kw)
-        .collect();
+    // Padded planes with 8 · SW columns of slack for the last (partial) tile of a row.
+    let planes = PaddedPlanes::new(g, SW, 8 * SW);
+    let pw = planes.cols;
+    let mut padded = vec![0i16; planes.len(g)];
+    planes.fill(x, g, &mut padded);
+    let taps = planes.tap_offsets(g);
     let odd: Vec<v128> = (0..w.rows).map(|r| odd_pair(w, r)).collect();
     let kp = w.cols.div_ceil(2);
     let mut panel = vec![0i16; kp * 16];
@@ -506,31 +468,12 @@ pub fn gemm_sparse(w: &SparseWeights, x: &[i16], p: usize, out: &mut [i32]) {
         }
         return;
     }
-    let mut panel: Vec<i16> = Vec::new();
-    let mut j0 = 0;
-    while j0 < p {
-        let rem = p - j0;
-        let tile = if rem >= 32 {
-            32
-        } else if rem > 8 {
-            16
-        } else {
-            8
-        };
-        let n = rem.min(tile);
-        // Panel: row c of X, pixels j0..j0 + n, at c · tile, zeros past p.
-        panel.clear();
-        panel.resize(w.cols * tile, 0);
-        for c in 0..w.cols {
-            panel[c * tile..c * tile + n].copy_from_slice(&x[c * p + j0..c * p + j0 + n]);
-        }
-        match tile {
-            32 => gemm_sparse_i16_1xt::<32, 8>(w, &panel, p, j0, n, out),
-            16 => gemm_sparse_i16_1xt::<16, 4>(w, &panel, p, j0, n, out),
-            _ => gemm_sparse_i16_1xt::<8, 2>(w, &panel, p, j0, n, out),
-        }
-        j0 += n;
-    }
+    let mut panel = Vec::new();
+    for_each_pixel_panel(x, w.cols, p, [32, 16, 8], &mut panel, |panel, tile, j0, n| match tile {
+        32 => gemm_sparse_i16_1xt::<32, 8>(w, panel, p, j0, n, out),
+        16 => gemm_sparse_i16_1xt::<16, 4>(w, panel, p, j0, n, out),
+        _ => gemm_sparse_i16_1xt::<8, 2>(w, panel, p, j0, n, out),
+    });
 }
 
 /// One pixel tile of `T` (= 4·`A`) pixels for every row: `A` accumulators, stored entries
