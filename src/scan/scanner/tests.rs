@@ -206,12 +206,34 @@ fn line(text: &str, confidence: f32) -> Line {
 #[test]
 fn a_read_counts_only_with_an_anchor_line() {
     // What textures and empty photos give: one or two characters.
-    assert!(credible_lines(vec![line("O", 0.58), line("E", 0.98)]).is_empty());
-    assert!(credible_lines(vec![line("ee", 0.88)]).is_empty());
+    assert!(credible_lines(vec![line("O", 0.58), line("E", 0.98)], 480).is_empty());
+    assert!(credible_lines(vec![line("ee", 0.88)], 480).is_empty());
     // Three letters or digits read surely: a word, and every line above the floor with it.
-    let kept = credible_lines(vec![line("Total", 0.93), line("3", 0.7), line("-", 0.9), line("x1", 0.4)]);
+    let kept =
+        credible_lines(vec![line("Total", 0.93), line("3", 0.7), line("-", 0.9), line("x1", 0.4)], 480);
     assert_eq!(kept.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), ["Total", "3"]);
     // An unsure word is no anchor.
-    assert!(credible_lines(vec![line("Total", 0.7)]).is_empty());
-    assert!(credible_lines(vec![]).is_empty());
+    assert!(credible_lines(vec![line("Total", 0.7)], 480).is_empty());
+    assert!(credible_lines(vec![], 480).is_empty());
+}
+
+/// A line as tall as `h` pixels.
+fn line_of_height(text: &str, confidence: f32, h: f64) -> Line {
+    Line { corners: [[0.0, 0.0], [40.0, 0.0], [40.0, h], [0.0, h]], ..line(text, confidence) }
+}
+
+#[test]
+fn a_crop_of_a_page_number_is_its_own_anchor() {
+    // A 44x34 crop of "68" (UW-III), read surely in a box as tall as the image: kept.
+    let kept = credible_lines(vec![line_of_height("68", 1.0, 34.0)], 34);
+    assert_eq!(kept.len(), 1);
+    // The same read in a 480-px photo, an unsure read of the crop, or a small box in the crop:
+    // no evidence of text.
+    assert!(credible_lines(vec![line_of_height("68", 1.0, 34.0)], 480).is_empty());
+    assert!(credible_lines(vec![line_of_height("68", 0.6, 34.0)], 34).is_empty());
+    assert!(credible_lines(vec![line_of_height("68", 1.0, 12.0)], 34).is_empty());
+    // A crop taller than a line (CROP_MAX_HEIGHT): the usual anchor rule.
+    assert!(credible_lines(vec![line_of_height("68", 1.0, 120.0)], 120).is_empty());
+    // Punctuation alone is no text.
+    assert!(credible_lines(vec![line_of_height("-", 1.0, 34.0)], 34).is_empty());
 }
