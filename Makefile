@@ -70,9 +70,11 @@ run: app
 	$(CARGO_TARGET_DIR)/release/slimscan serve --port $(PORT) --www www --pkg pkg --models models
 
 # The web app's generated files (git-ignored): the service worker's precache list
-# (www/precache.js) and www/build.json, versioned by a hash of the files they list.
+# (www/precache.js) and www/build.json, versioned by a hash of the files they list; then a
+# brotli and a gzip copy of every file served (FILE.br, FILE.gz) for Content-Encoding.
 app: wasm models
 	node www/tools/precache.mjs
+	node www/tools/precompress.mjs
 
 OCR_CALIB := models/calib/set
 # PP-OCRv4 det/rec and the direction classifier from the rapidocr-onnxruntime wheel (PyPI),

@@ -24,7 +24,8 @@ function shellFiles(dir, prefix = '/') {
   const out = [];
   for (const name of readdirSync(dir).sort()) {
     if (prefix === '/' && SKIP.has(name)) continue;
-    if (name.startsWith('.') || name.endsWith('.md')) continue;
+    // Documentation and the compressed copies precompress.mjs writes are not the shell.
+    if (name.startsWith('.') || name.endsWith('.md') || name.endsWith('.br') || name.endsWith('.gz')) continue;
     const full = path.join(dir, name);
     if (statSync(full).isDirectory()) out.push(...shellFiles(full, `${prefix}${name}/`));
     else out.push(`${prefix}${name}`);
