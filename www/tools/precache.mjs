@@ -7,17 +7,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
+import { rootFromArgs, fileOf as fileOfUrl } from './site.mjs';
 
-const at = process.argv.indexOf('--root');
-const root = path.resolve(at > 0 ? process.argv[at + 1] ?? '.' : '.');
+const root = rootFromArgs();
 const www = path.join(root, 'www');
-
-// URL path → file on disk, as `slimscan serve` maps them.
-function fileOf(url) {
-  if (url.startsWith('/pkg/')) return path.join(root, 'pkg', url.slice(5));
-  if (url.startsWith('/models/')) return path.join(root, 'models', url.slice(8));
-  return path.join(www, url.slice(1));
-}
+const fileOf = (url) => fileOfUrl(root, url);
 
 const SKIP = new Set(['tools', 'eval', 'precache.js', 'build.json', 'sw.js']);
 function shellFiles(dir, prefix = '/') {

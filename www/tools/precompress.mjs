@@ -9,17 +9,10 @@
 import { brotliCompressSync, gzipSync, constants } from 'node:zlib';
 import { readFileSync, writeFileSync, statSync, existsSync } from 'node:fs';
 import path from 'node:path';
+import { rootFromArgs, fileOf } from './site.mjs';
 
-const at = process.argv.indexOf('--root');
-const root = path.resolve(at > 0 ? process.argv[at + 1] ?? '.' : '.');
+const root = rootFromArgs();
 const www = path.join(root, 'www');
-
-// URL path → file on disk, as `slimscan serve` maps them (same as precache.mjs).
-function fileOf(url) {
-  if (url.startsWith('/pkg/')) return path.join(root, 'pkg', url.slice(5));
-  if (url.startsWith('/models/')) return path.join(root, 'models', url.slice(8));
-  return path.join(www, url.slice(1));
-}
 
 const buildFile = path.join(www, 'build.json');
 if (!existsSync(buildFile)) {
@@ -27,10 +20,11 @@ if (!existsSync(buildFile)) {
   process.exit(1);
 }
 const build = JSON.parse(readFileSync(buildFile, 'utf8'));
-const precacheFile = path.join(www, 'precache.js');
-const firstVisit = new Set(
-  existsSync(precacheFile) ? JSON.parse(readFileSync(precacheFile, 'utf8').replace(/^[^{]*/s, '').replace(/;\s*$/, '')).precache : [],
-);
+// What a first visit downloads: every file of the build but the originals, which only the
+// comparison panel loads (precache.mjs lists them in build.json, not in the precache).
+const catalog = JSON.parse(readFileSync(path.join(www, 'models.json'), 'utf8'));
+const originals = new Set(catalog.models.map((m) => m.original));
+const firstVisit = new Set(Object.keys(build.files).filter((u) => !originals.has(u)));
 
 const ENCODINGS = {
   br: (bytes) => brotliCompressSync(bytes, {
@@ -42,7 +36,7 @@ const ENCODINGS = {
 const totals = { raw: 0, br: 0, gz: 0 };
 const mb = (n) => `${(n / 1e6).toFixed(2)} MB`;
 for (const url of Object.keys(build.files).sort()) {
-  const file = fileOf(url);
+  const file = fileOf(root, url);
   if (!existsSync(file)) continue;
   const source = statSync(file);
   const sizes = { raw: source.size };
