@@ -55,13 +55,20 @@ tools:
 
 ## Build ------------------------------------------------------------------------------------
 
+# Two modules: pkg/ is the small runtime every page loads (.slim op lists only: no ONNX parser,
+# no tract); pkg/full/ adds tract for ONNX models, which only the comparison panel fetches
+# (the original f32 models) and the Node tests of ONNX loading use.
 wasm: tools
-	RUSTFLAGS="$(WASM_RUSTFLAGS)" cargo build --locked --lib --release --target $(WASM_TARGET)
+	RUSTFLAGS="$(WASM_RUSTFLAGS)" cargo build --locked --lib --release --target $(WASM_TARGET) \
+		--no-default-features --features scan
 	wasm-bindgen --target web --out-dir pkg --out-name slimscan --remove-name-section --remove-producers-section \
+		$(CARGO_TARGET_DIR)/$(WASM_TARGET)/release/slimscan.wasm
+	RUSTFLAGS="$(WASM_RUSTFLAGS)" cargo build --locked --lib --release --target $(WASM_TARGET)
+	wasm-bindgen --target web --out-dir pkg/full --out-name slimscan --remove-name-section --remove-producers-section \
 		$(CARGO_TARGET_DIR)/$(WASM_TARGET)/release/slimscan.wasm
 	@printf '{\n  "name": "slimscan",\n  "version": "%s",\n  "description": "slimscan engine: compressed (.slim) and ONNX models in WebAssembly",\n  "license": "MIT OR Apache-2.0",\n  "type": "module",\n  "main": "slimscan.js",\n  "types": "slimscan.d.ts",\n  "files": ["slimscan.js", "slimscan.d.ts", "slimscan_bg.wasm", "slimscan_bg.wasm.d.ts"],\n  "sideEffects": ["./snippets/*"]\n}\n' \
 		"$(CRATE_VERSION)" > pkg/package.json
-	@ls -l pkg/slimscan_bg.wasm
+	@ls -l pkg/slimscan_bg.wasm pkg/full/slimscan_bg.wasm
 
 cli:
 	cargo build --locked --release --features cli

@@ -41,7 +41,8 @@ def sha256(path: Path) -> str:
 
 def settings_of(cmd: list[str]) -> str:
     """The compress command and a fingerprint of every file or folder it names."""
-    lines = [" ".join(cmd)]
+    # The .slim format written: 1.1 stores the graph as an op list (a 1.0 file is redone).
+    lines = [" ".join(cmd), "format 1.1"]
     # Inputs only: the output (after -o) is what gets rewritten.
     for arg in (a for i, a in enumerate(cmd) if i == 0 or cmd[i - 1] != "-o"):
         path = ROOT / arg

@@ -22,13 +22,15 @@ pub mod compress;
 #[cfg(feature = "engine")]
 pub mod engine;
 pub mod error;
+#[cfg(feature = "engine")]
+pub mod exec;
 pub mod format;
 #[doc(hidden)]
 pub mod fuzz_checks;
 pub mod huffman;
 pub mod kernels;
 pub mod npy;
-#[cfg(feature = "engine")]
+#[cfg(feature = "tract")]
 pub mod onnx;
 pub mod quant;
 #[cfg(feature = "scan")]

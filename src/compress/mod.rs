@@ -58,6 +58,9 @@ pub struct Options {
     pub vocab: Option<Vec<char>>,
     /// Data-aware rounding of the weights on these samples (see [`gptq`]).
     pub gptq: Option<gptq::Settings>,
+    /// Store the graph as an op list (format 1.1, what the browser runs); `false` keeps the
+    /// ONNX graph with Slim custom nodes (format 1.0's layout, run by tract only).
+    pub op_list: bool,
 }
 
 /// `--calib DIR --calib-method M --calib-count N`.
@@ -84,6 +87,7 @@ impl Default for Options {
             calib: None,
             vocab: None,
             gptq: None,
+            op_list: true,
         }
     }
 }
@@ -130,6 +134,9 @@ pub struct Report {
     /// The output classes `--vocab` kept.
     pub vocab: Option<vocab::Restricted>,
     pub layers: Vec<LayerReport>,
+    /// How the op list written to GRPH compared with tract on the same inputs; `None` when
+    /// the graph could not be lowered and GRPH keeps the ONNX graph.
+    pub lowering: Option<crate::engine::lower::Check>,
     pub warnings: Vec<String>,
 }
 
@@ -218,6 +225,21 @@ pub fn compress(onnx_bytes: &[u8], opts: &Options, progress: &mut dyn Progress) 
     let extra = Extra { folded, vocab: vocab.as_ref(), gptq_layers };
     writer.meta = meta(onnx_bytes, &model, opset, opts, &reports, &extra)?;
     let (bytes, _) = writer.to_bytes()?;
+    progress.stage("lower", 0);
+    // A typical input shape, for dimensions the graph cannot leave open (a recogniser's
+    // line height): the calibration manifest's, when there is one.
+    let hint = calib::input_spec(&model, opts.manifest.as_ref()).ok().map(|s| vec![s.shape]);
+    let lowered = if opts.op_list { Some(lower_graph(&bytes, Some(coding), hint.as_deref())) } else { None };
+    let (bytes, lowering) = match lowered {
+        None => (bytes, None),
+        Some(Ok((b, check))) => (b, Some(check)),
+        Some(Err(e)) => {
+            warnings.push(format!(
+                "the graph stays ONNX (the CLI runs it; the browser's small runtime cannot): {e}"
+            ));
+            (bytes, None)
+        }
+    };
     let report = Report {
         original_bytes: onnx_bytes.len() as u64,
         slim_bytes: bytes.len() as u64,
@@ -228,9 +250,66 @@ pub fn compress(onnx_bytes: &[u8], opts: &Options, progress: &mut dyn Progress) 
         overall_sparsity: if prunable > 0 { zeros as f64 / prunable as f64 } else { 0.0 },
         vocab,
         layers: reports,
+        lowering,
         warnings,
     };
     Ok((bytes, report))
+}
+
+/// Largest relative difference accepted between the op list and tract on the same inputs:
+/// the int8 layers quantize their inputs, so a last-bit f32 difference upstream can move
+/// a code by one step.
+const LOWERING_TOLERANCE: f64 = 2e-2;
+
+/// Rewrites a `.slim` whose GRPH is ONNX with its graph lowered to an op list (format 1.1):
+/// the int8 tensors the Slim layers use, the f32 constants of the simplified graph, and the
+/// op list, after checking the op list against tract on two input sizes. `compress` calls
+/// it on what it writes; `slimscan lower` on files written before the op list existed.
+pub fn lower_graph(
+    v1: &[u8],
+    coding: Option<Coding>,
+    hint: Option<&[Vec<usize>]>,
+) -> Result<(Vec<u8>, crate::engine::lower::Check)> {
+    use crate::exec::program::Op;
+    let file = crate::format::read(v1, &crate::format::Limits::default())?;
+    // Without an explicit coding: the one META says the file was compressed with.
+    let coding = coding.unwrap_or_else(|| {
+        let c = file.meta.get("compression");
+        let huffman = c.and_then(|c| c.get("huffman")).and_then(|h| h.as_bool()).unwrap_or(true);
+        let max_len = c.and_then(|c| c.get("max_code_len")).and_then(|m| m.as_u64());
+        match (huffman, max_len) {
+            (false, _) => Coding::Fixed,
+            (true, Some(m)) => Coding::Huffman { max_len: m as u32 },
+            (true, None) => Coding::default(),
+        }
+    });
+    let mut reference = crate::engine::Model::load(v1)?;
+    if reference.is_program() {
+        return Err(Error::InvalidArgument("this .slim already holds an op list".into()));
+    }
+    let lowered = reference.lower(hint)?;
+    let weights: std::collections::HashSet<&str> = lowered
+        .program
+        .nodes
+        .iter()
+        .filter_map(|n| match &n.op {
+            Op::Slim(s) => Some(s.weight.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut w = SlimWriter::new();
+    w.meta = file.meta;
+    for t in file.tensors.into_iter().filter(|t| weights.contains(t.name.as_str())) {
+        w.add_tensor(t, coding);
+    }
+    for t in lowered.constants {
+        w.add_tensor(t, coding);
+    }
+    w.graph = Some(lowered.program.encode());
+    let (bytes, _) = w.to_bytes()?;
+    let mut candidate = crate::engine::Model::load(&bytes)?;
+    let check = crate::engine::lower::check(&mut reference, &mut candidate, LOWERING_TOLERANCE)?;
+    Ok((bytes, check))
 }
 
 /// The model after the graph preparation every path shares, and its compressible layers.

@@ -73,7 +73,7 @@ pub struct ConvSpec {
 
 impl ConvSpec {
     /// Output size and leading padding along one axis.
-    fn axis(&self, size: usize, a: usize) -> Result<(usize, usize)> {
+    pub(crate) fn axis(&self, size: usize, a: usize) -> Result<(usize, usize)> {
         let (k, s, d) = (self.kernel[a], self.strides[a], self.dilations[a]);
         if k == 0 || s == 0 || d == 0 {
             return Err(invalid(format!("convolution with kernel {k}, stride {s}, dilation {d}")));

@@ -6,10 +6,10 @@
 //! wraps it in a [`SlimOp`]. tract then types, declutters and optimises the whole graph
 //! around these nodes and calls [`SlimOp`]'s `eval`, which runs the integer kernels.
 
-use super::layer::{ConvSpec, LayerKind, LayerWeights, Padding, SlimLayer};
-use crate::format::{Tensor, TensorData};
-use crate::kernels::{Activation, DepthwiseWeights, GemmWeights};
-use crate::sparse::Csr;
+use super::layer::{ConvSpec, LayerKind, Padding, SlimLayer};
+use super::pack::build_layer;
+use crate::format::Tensor;
+use crate::kernels::Activation;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use tract_onnx::model::ParsingContext;
@@ -82,19 +82,13 @@ type Built = TractResult<(Box<dyn InferenceOp>, Vec<String>)>;
 
 fn build_conv(_ctx: &ParsingContext, node: &NodeProto) -> Built {
     let t = take_tensor(&weight_name(node)?)?;
-    let [o, cg, kh, kw] = t.dims[..] else {
+    let [_, _, kh, kw] = t.dims[..] else {
         bail!("SlimConv weight {:?} has shape {:?}, expected [O, C/group, kh, kw]", t.name, t.dims);
     };
-    ensure!(
-        o >= 1 && cg >= 1 && (1..=4096).contains(&kh) && (1..=4096).contains(&kw),
-        "SlimConv weight {:?} has shape {:?}: every dimension must be at least 1 and kernels at most 4096",
-        t.name,
-        t.dims
-    );
     let group = usize::try_from(node.get_attr_opt::<i64>("group")?.unwrap_or(1))
         .ok()
-        .filter(|&g| g >= 1 && o % g == 0)
-        .with_context(|| format!("SlimConv {:?}: bad group for {o} output channels", node.name))?;
+        .filter(|&g| g >= 1)
+        .with_context(|| format!("SlimConv {:?}: bad group", node.name))?;
     if let Some(ks) = node.get_attr_opt_tvec::<usize>("kernel_shape")? {
         ensure!(ks[..] == [kh, kw], "SlimConv {:?}: kernel_shape {ks:?} but weight {:?}", node.name, t.dims);
     }
@@ -124,51 +118,23 @@ fn build_conv(_ctx: &ParsingContext, node: &NodeProto) -> Built {
         padding,
         group,
     };
-    let depthwise = group > 1 && cg == 1 && o == group;
-    let zero_points = zero_points(&t);
-    let weights = if depthwise {
-        let q = dense_i8(&t)?;
-        LayerWeights::Depthwise(DepthwiseWeights::from_i8(&q, o, kh, kw, &zero_points)?)
-    } else if group == 1 {
-        LayerWeights::Gemm(vec![gemm_weights(&t, o, cg * kh * kw, &zero_points)?])
-    } else {
-        let q = dense_i8(&t)?;
-        let (og, k) = (o / group, cg * kh * kw);
-        let groups = (0..group)
-            .map(|g| {
-                let zp = zero_points.get(g * og..(g + 1) * og).unwrap_or(&[]);
-                GemmWeights::from_dense_i8(&q[g * og * k..(g + 1) * og * k], og, k, zp)
-            })
-            .collect::<crate::Result<Vec<_>>>()?;
-        LayerWeights::Gemm(groups)
-    };
-    finish(node, t, LayerKind::Conv(spec), weights, o, cg)
+    finish(node, t, LayerKind::Conv(spec))
 }
 
 fn build_gemm(_ctx: &ParsingContext, node: &NodeProto) -> Built {
     let t = take_tensor(&weight_name(node)?)?;
-    let [n, k] = t.dims[..] else {
-        bail!("SlimGemm weight {:?} has shape {:?}, expected [N, K]", t.name, t.dims);
-    };
-    ensure!(n >= 1 && k >= 1, "SlimGemm weight {:?} has an empty dimension: {:?}", t.name, t.dims);
     let kind = LayerKind::Gemm {
         trans_a: node.get_attr_opt::<i64>("transA")?.unwrap_or(0) != 0,
         alpha: node.get_attr_opt::<f32>("alpha")?.unwrap_or(1.0),
         beta: node.get_attr_opt::<f32>("beta")?.unwrap_or(1.0),
     };
-    let weights = LayerWeights::Gemm(vec![gemm_weights(&t, n, k, &zero_points(&t))?]);
-    finish(node, t, kind, weights, n, k)
+    finish(node, t, kind)
 }
 
 fn build_matmul(_ctx: &ParsingContext, node: &NodeProto) -> Built {
     let t = take_tensor(&weight_name(node)?)?;
-    let [n, k] = t.dims[..] else {
-        bail!("SlimMatMul weight {:?} has shape {:?}, expected [N, K]", t.name, t.dims);
-    };
-    ensure!(n >= 1 && k >= 1, "SlimMatMul weight {:?} has an empty dimension: {:?}", t.name, t.dims);
     ensure!(node.input.len() == 1, "SlimMatMul {:?} takes one input", node.name);
-    let weights = LayerWeights::Gemm(vec![gemm_weights(&t, n, k, &zero_points(&t))?]);
-    finish(node, t, LayerKind::MatMul, weights, n, k)
+    finish(node, t, LayerKind::MatMul)
 }
 
 fn weight_name(node: &NodeProto) -> TractResult<String> {
@@ -177,52 +143,7 @@ fn weight_name(node: &NodeProto) -> TractResult<String> {
         .with_context(|| format!("{} node {:?} has no `weight` attribute", node.op_type, node.name))
 }
 
-fn zero_points(t: &Tensor) -> Vec<i32> {
-    t.quant
-        .as_ref()
-        .filter(|q| q.zero_points.iter().any(|&z| z != 0))
-        .map_or(Vec::new(), |q| q.zero_points.clone())
-}
-
-/// The int8 values of a tensor as a dense array (sparse tensors expanded; int8, not f32).
-fn dense_i8(t: &Tensor) -> TractResult<Vec<i8>> {
-    match &t.data {
-        TensorData::Int8Dense(q) => Ok(q.clone()),
-        TensorData::Int8Sparse(r) => Ok(crate::sparse::decode_relative(r)?),
-        TensorData::F32(_) => bail!("weight {:?} is f32; Slim layers need int8 weights", t.name),
-    }
-}
-
-fn gemm_weights(t: &Tensor, rows: usize, cols: usize, zero_points: &[i32]) -> TractResult<GemmWeights> {
-    // Per-channel zero points are scalar per row; a per-tensor one repeats on every row.
-    let zp: Vec<i32> = match zero_points.len() {
-        0 => Vec::new(),
-        1 => vec![zero_points[0]; rows],
-        _ => zero_points.to_vec(),
-    };
-    match &t.data {
-        TensorData::Int8Sparse(r) if zp.is_empty() => {
-            Ok(GemmWeights::from_csr(&Csr::from_relative(&r.values, &r.gaps, r.gap_bits, rows, cols)?)?)
-        }
-        _ => Ok(GemmWeights::from_dense_i8(&dense_i8(t)?, rows, cols, &zp)?),
-    }
-}
-
-fn finish(
-    node: &NodeProto,
-    t: Tensor,
-    kind: LayerKind,
-    weights: LayerWeights,
-    out_channels: usize,
-    in_channels: usize,
-) -> Built {
-    let q =
-        t.quant.as_ref().with_context(|| format!("weight {:?} has no quantization parameters", t.name))?;
-    let w_scales = match q.scales.len() {
-        1 => vec![q.scales[0]; out_channels],
-        n if n == out_channels && q.axis == Some(0) => q.scales.clone(),
-        n => bail!("weight {:?}: {n} scales for {out_channels} output channels", t.name),
-    };
+fn finish(node: &NodeProto, t: Tensor, kind: LayerKind) -> Built {
     let input_quant = match node.get_attr_opt::<f32>("input_scale")? {
         Some(s) if s.is_finite() && s > 0.0 => {
             let z = node.get_attr_opt::<i64>("input_zero_point")?.unwrap_or(0);
@@ -242,26 +163,7 @@ fn finish(
         },
         Some(other) => bail!("{:?}: unknown fused activation {other:?}", node.name),
     };
-    let weight_elements = t.element_count().unwrap_or(0);
-    let weight_nonzeros = match &t.data {
-        TensorData::Int8Dense(q) => q.iter().filter(|&&v| v != 0).count(),
-        TensorData::Int8Sparse(r) => r.values.iter().filter(|&&v| v != 0).count(),
-        TensorData::F32(_) => weight_elements,
-    };
-    let dynamic_codes = super::layer::dynamic_codes(&weights);
-    let layer = Arc::new(SlimLayer {
-        weight: t.name,
-        kind,
-        dynamic_codes,
-        weights,
-        out_channels,
-        in_channels,
-        w_scales,
-        input_quant,
-        act,
-        weight_elements,
-        weight_nonzeros,
-    });
+    let layer = Arc::new(build_layer(t, kind, input_quant, act)?);
     record(&layer);
     let has_bias = node.input.len() >= 2 && !node.input[1].is_empty();
     Ok((expand(SlimExpansion(SlimOp { layer, has_bias })), vec![]))

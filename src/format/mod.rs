@@ -25,7 +25,7 @@ pub const MAGIC: [u8; 8] = *b"\x89SLIM\r\n\x1a";
 /// Major version this code writes and reads.
 pub const VERSION_MAJOR: u16 = 1;
 /// Minor version this code writes.
-pub const VERSION_MINOR: u16 = 0;
+pub const VERSION_MINOR: u16 = 1;
 /// Bytes of the fixed header.
 pub const HEADER_BYTES: usize = 32;
 /// Bytes of one section table entry.

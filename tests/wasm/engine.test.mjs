@@ -9,14 +9,15 @@ import { loadSlimscan } from './load.mjs';
 import { readNpy } from './npy.mjs';
 
 const slim = await loadSlimscan();
+const full = await loadSlimscan({ full: true });
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures');
 const bytes = (name) => new Uint8Array(readFileSync(path.join(fixtures, name)));
 
 
 const input = readNpy(bytes('input.npy'));
 
-function run(modelBytes) {
-  const m = slim.Model.load(modelBytes);
+function run(modelBytes, engine = slim) {
+  const m = engine.Model.load(modelBytes);
   try {
     const y = m.run(input.data, Uint32Array.from(input.shape));
     return { y, shape: Array.from(m.outputShape()), info: JSON.parse(m.info()) };
@@ -25,10 +26,13 @@ function run(modelBytes) {
   }
 }
 
-for (const name of ['tiny_cnn.slim', 'tiny_cnn_p90.slim']) {
-  test(`${name}: wasm output is bit-identical to native`, () => {
+for (const [name, engine, which] of [
+  ['tiny_cnn.slim', slim, 'small'], ['tiny_cnn_p90.slim', slim, 'small'],
+  ['tiny_cnn.slim', full, 'full'], ['tiny_cnn_p90.slim', full, 'full'],
+]) {
+  test(`${name}: wasm output (${which} module) is bit-identical to native`, () => {
     const want = readNpy(bytes(`${name}.out.npy`));
-    const { y, shape, info } = run(bytes(name));
+    const { y, shape, info } = run(bytes(name), engine);
     assert.deepEqual(shape, want.shape);
     assert.equal(info.kind, 'slim');
     assert.equal(info.slim_layers, 5);
@@ -44,8 +48,12 @@ test('the pruned fixture runs sparse layers', () => {
   assert.ok(info.sparse_layers >= 1, JSON.stringify(info));
 });
 
-test('plain ONNX runs with tract f32 and agrees with the compressed model', () => {
-  const a = run(bytes('tiny_cnn.onnx'));
+test('the small module refuses ONNX with a message naming the full engine', () => {
+  assert.throws(() => slim.Model.load(bytes('tiny_cnn.onnx')), /runs \.slim models only/);
+});
+
+test('plain ONNX runs with tract f32 (full module) and agrees with the compressed model', () => {
+  const a = run(bytes('tiny_cnn.onnx'), full);
   const b = run(bytes('tiny_cnn.slim'));
   assert.equal(a.info.kind, 'onnx');
   let dot = 0, na = 0, nb = 0;

@@ -5,9 +5,12 @@ import path from 'node:path';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-export async function loadSlimscan() {
-  const mod = await import(path.join(root, 'pkg', 'slimscan.js'));
-  const bytes = await readFile(path.join(root, 'pkg', 'slimscan_bg.wasm'));
+/** The small runtime (pkg/: .slim op lists only), or with `full` the module with tract
+ * (pkg/full/: ONNX models too). */
+export async function loadSlimscan({ full = false } = {}) {
+  const dir = full ? path.join(root, 'pkg', 'full') : path.join(root, 'pkg');
+  const mod = await import(path.join(dir, 'slimscan.js'));
+  const bytes = await readFile(path.join(dir, 'slimscan_bg.wasm'));
   await mod.default({ module_or_path: bytes });
   return mod;
 }

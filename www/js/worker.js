@@ -12,6 +12,19 @@ const PREVIEW_MAX_SIDE = 1280;
 const CAPTURE_MAX_SIDE = 2560;
 const LATENCY_WINDOW = 15;
 
+// The full engine (tract: ONNX models), fetched only when the comparison panel asks for the
+// original f32 models; every page loads the small one imported above.
+let fullEngine = null;
+async function engineFor(variant) {
+  if (variant !== 'original') return { Scanner };
+  if (!fullEngine) {
+    const mod = await import('/pkg/full/slimscan.js');
+    await mod.default();
+    fullEngine = mod;
+  }
+  return fullEngine;
+}
+
 let build = null;   // /build.json: version and download sizes
 let catalog = null; // /models.json: the model files per role and variant
 const sets = { compressed: null, original: null }; // {scanner, memory, bytes, errors}
@@ -147,11 +160,12 @@ async function loadSet(variant) {
       errors.push({ role: m.role, url, message: String(e.message ?? e) });
     }
   }
+  const engine = await engineFor(variant);
   let scanner = null;
   for (let attempt = 0; attempt < ROLES.length && !scanner; attempt++) {
     try {
       const ocr = files.detector && files.recogniser;
-      scanner = Scanner.load(ocr ? files.detector : undefined, ocr ? files.recogniser : undefined,
+      scanner = engine.Scanner.load(ocr ? files.detector : undefined, ocr ? files.recogniser : undefined,
         ocr ? files.direction : undefined, files.classifier, ocr ? files.fast_recogniser : undefined);
     } catch (e) {
       const message = String(e.message ?? e);

@@ -82,6 +82,10 @@ pub struct Args {
     /// compensated by its other weights, on the inputs the layer sees. No retraining.
     #[arg(long, value_name = "DIR")]
     gptq: Option<PathBuf>,
+    /// Keep the graph as ONNX with Slim custom nodes (format 1.0's layout) instead of the op
+    /// list the browser's small runtime needs; the CLI runs both.
+    #[arg(long)]
+    onnx_graph: bool,
     /// Use at most this many GPTQ samples (the first in name order).
     #[arg(long, default_value_t = 128)]
     gptq_count: usize,
@@ -237,6 +241,7 @@ pub fn run(a: Args) -> Result<()> {
             count: a.gptq_count,
             damp: a.gptq_damp,
         }),
+        op_list: !a.onnx_graph,
     };
     let _ = (a.per_channel, a.symmetric);
     let mut bars = Bars { bar: None };
@@ -314,4 +319,30 @@ fn print_sensitivity(rows: &[compress::sensitivity::Row]) {
          and quantized as `compress` would (8-bit; the bit columns: unpruned, fewer bits); write a \
          --prune-plan from it: {{\"default\": 0.8, \"layers\": {{\"name\": 0.5}}, \"bits\": {{\"name\": 6}}}}"
     );
+}
+
+/// `slimscan lower`: a format 1.0 `.slim` rewritten with its graph as an op list.
+pub fn lower(input: &std::path::Path, output: &std::path::Path, input_shape: Option<&str>) -> Result<()> {
+    let bytes = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
+    let hint = match input_shape {
+        Some(s) => Some(vec![s
+            .split('x')
+            .map(|d| {
+                d.trim().parse::<usize>().with_context(|| format!("--input-shape {s:?}: not like 1x3x48x320"))
+            })
+            .collect::<Result<Vec<_>>>()?]),
+        None => None,
+    };
+    let (slim, check) = slimscan::compress::lower_graph(&bytes, None, hint.as_deref())
+        .with_context(|| format!("lowering {}", input.display()))?;
+    slimscan::format::write_atomic(output, &slim)?;
+    eprintln!(
+        "{}: {} -> {} bytes, op list checked against tract on inputs {:?}: max relative difference {:.1e}",
+        output.display(),
+        bytes.len(),
+        slim.len(),
+        check.shapes,
+        check.max_relative_error
+    );
+    Ok(())
 }

@@ -42,6 +42,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Rewrite a .slim written before format 1.1 (its graph stored as ONNX) with the graph as
+    /// an op list, which the browser's small runtime needs; the weights are not touched.
+    Lower {
+        /// The .slim file to read.
+        input: PathBuf,
+        /// Where to write the result.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// A typical input shape (e.g. 1x3x48x320), for dimensions the graph cannot leave
+        /// open, such as a text recogniser's line height.
+        #[arg(long)]
+        input_shape: Option<String>,
+    },
     /// Run a model (.slim or .onnx) on .npy inputs and write its outputs as .npy.
     Run(run::RunArgs),
     /// Time a model natively: load, one warm-up run, then the median of --runs runs.
@@ -96,6 +109,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Compress(args) => compress::run(args),
         Command::Inspect { file, json } => inspect::run(&file, json),
+        Command::Lower { input, output, input_shape } => {
+            compress::lower(&input, &output, input_shape.as_deref())
+        }
         Command::Run(args) => run::run(args),
         Command::Bench(args) => run::bench(args),
         Command::Scan(args) => scan::scan(args),
