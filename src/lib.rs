@@ -13,8 +13,10 @@
 //! - [`sparse`]: magnitude pruning, relative-index (gap) coding, CSR packing.
 //! - [`format`]: the `.slim` container writer and untrusting reader.
 //! - [`kernels`]: integer kernels (scalar references and wasm simd128 versions).
-//! - [`engine`]: loads a `.slim` (or a plain ONNX) model into tract with the compressed layers
-//!   as custom ops, and runs it.
+//! - [`engine`]: loads a `.slim` (or, with the `tract` feature, a plain ONNX) model and runs
+//!   it: format 1.1 op lists on [`exec`], ONNX graphs in tract with the compressed layers as
+//!   custom ops.
+//! - [`exec`]: the op-list executor (the browser's small runtime: no ONNX parser).
 //! - [`scan`]: images in, OCR (PP-OCR detection, direction, recognition) out.
 
 #[cfg(feature = "compress")]

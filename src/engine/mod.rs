@@ -1,16 +1,14 @@
-//! The engine: a `.slim` model loaded into tract with its compressed layers as custom ops,
-//! or a plain ONNX model run by tract in f32 (the "original" side of every comparison).
+//! The engine: a model ready to run, whatever it was stored as.
 //!
-//! Loading a `.slim`: the container reader checks and Huffman-decodes every tensor (int8
-//! weights stay int8, never widened to f32), f32 tensors go back into their graph
-//! initializers, Slim layers stored with f32 weights (`--quant none`) become standard ONNX
-//! nodes again (tract runs them in f32), the activation after each int8 Slim layer is folded
-//! into it, and tract parses the graph with our op builders registered, which pack the int8
-//! weights for the kernels (sparse rows or dense int8, see [`crate::kernels`]). A plan
-//! (typed, optimised graph) is built per input shape and cached, so models with dynamic
-//! dimensions (OCR) work; fixed-shape models get theirs at load time. A model with dynamic
-//! dimensions is typed and simplified once with them left open (a `Template`), and each new
-//! shape is then only filled in and optimised.
+//! - A `.slim` of format 1.1 holds an op list ([`crate::exec`]): the container reader checks
+//!   and Huffman-decodes every tensor (int8 weights stay int8, never widened to f32), the
+//!   executor packs each compressed layer's weights for the kernels ([`pack`]: sparse rows or
+//!   dense int8, see [`crate::kernels`]) and runs the list. No tract: this is all the
+//!   browser's small runtime carries.
+//! - With the `tract` feature ([`tract`](self) module): a plain ONNX model run by tract in f32
+//!   (the "original" side of every comparison), and a `.slim` of format 1.0, whose GRPH is an
+//!   ONNX graph with the compressed layers as custom ops ([`ops`]). [`lower`] turns the latter
+//!   into an op list at compress time.
 //!
 //! Everything here runs the same natively and in wasm.
 
