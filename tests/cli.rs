@@ -121,7 +121,7 @@ fn inspect_prints_a_table_and_stable_json() {
     assert_eq!(json["sizes"]["file_bytes"], bytes.len() as u64);
     assert_eq!(json["sizes"]["tensors"][0]["name"], "layer.weight");
     assert_eq!(json["meta"]["task"], "test");
-    assert_eq!(json["version"], "1.0");
+    assert_eq!(json["version"], "1.1");
     assert_eq!(json["graph_bytes"], 0);
     let t = &json["totals"];
     assert_eq!(t["file_bytes"], bytes.len() as u64);
@@ -423,7 +423,7 @@ fn compress_then_inspect_accounts_for_every_byte() {
     assert!(text.contains(&totals_line), "{totals_line:?} in\n{text}");
     assert!(text.contains(&format!("original model {onnx_len} B → {file_len} B")), "{text}");
     assert!(
-        text.contains("x smaller") && text.contains("pw.weight") && text.contains("all 6 tensors"),
+        text.contains("x smaller") && text.contains("pw.weight") && text.contains("all 5 tensors"),
         "{text}"
     );
 
