@@ -2,7 +2,8 @@
 // the generated list (precache.js, written by `make app`), serves them cache-first so the app
 // works offline, and deletes the caches of older versions when a new one activates. Everything
 // else of this origin goes to the network first and falls back to the caches (the bundled
-// evaluation set is stored as it is fetched; the worker stores the original models itself);
+// evaluation set and the full engine of the comparison, pkg/full/, are stored as they are
+// fetched; the worker stores the original models itself);
 // requests to other origins are not touched (the app makes none).
 importScripts('/precache.js');
 
@@ -41,8 +42,10 @@ self.addEventListener('fetch', (ev) => {
   ev.respondWith((async () => {
     try {
       const res = await fetch(req);
-      // The bundled evaluation set is kept once fetched, so the comparison works offline too.
-      if (res.ok && url.pathname.startsWith('/eval/')) await (await caches.open(MODELS)).put(key, res.clone());
+      // The bundled evaluation set and the full engine (tract, for the original models) are
+      // kept once fetched, so the comparison works offline too.
+      const keep = url.pathname.startsWith('/eval/') || url.pathname.startsWith('/pkg/full/');
+      if (res.ok && keep) await (await caches.open(MODELS)).put(key, res.clone());
       return res;
     } catch (e) {
       const hit = await caches.match(req);

@@ -61,7 +61,8 @@ const errText = (e) => (e && e.message) ? e.message : String(e);
 /**
  * case_ = { name, shape: [n,c,h,w], engines: [{ id, file: { ref, path, bytes|null } }] }
  *   file.bytes === null means the file does not exist (the row says "missing").
- * env = { readBytes(ref) -> Promise<Uint8Array>, newOurs() -> Promise<{ mod, memory } | { error }>, ort }
+ * env = { readBytes(ref) -> Promise<Uint8Array>, newOurs(full) -> Promise<{ mod, memory } | { error }>, ort }
+ *   newOurs(true): the full module (pkg/full/, with tract) for the original ONNX models.
  * opts = { runs, warmup }
  */
 export async function runCase(case_, env, opts, log = () => {}) {
@@ -77,7 +78,7 @@ export async function runCase(case_, env, opts, log = () => {}) {
     const isOurs = !spec.id.startsWith('ort-');
     try {
       if (isOurs) {
-        const inst = await env.newOurs();
+        const inst = await env.newOurs(spec.id === 'tract-f32');
         if (inst.error) { e.status = inst.error; continue; }
         const bytes = await env.readBytes(spec.file.ref);
         e.mem_before_load = inst.memory.buffer.byteLength;

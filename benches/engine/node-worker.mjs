@@ -14,12 +14,14 @@ ort.env.wasm.proxy = false;
 ort.env.logLevel = 'error';
 
 const { case_, opts, pkgDir } = workerData;
-const jsPath = path.join(pkgDir, 'slimscan.js');
-const wasmPath = path.join(pkgDir, 'slimscan_bg.wasm');
-let compiled = null;
+const compiled = {};
 let instances = 0;
 
-async function newOurs() {
+// Our small module (pkg/: .slim op lists), or with `full` the one with tract (pkg/full/: ONNX).
+async function newOurs(full = false) {
+  const dir = full ? path.join(pkgDir, 'full') : pkgDir;
+  const jsPath = path.join(dir, 'slimscan.js');
+  const wasmPath = path.join(dir, 'slimscan_bg.wasm');
   if (!existsSync(jsPath) || !existsSync(wasmPath)) {
     return { error: `engine not built: ${jsPath} missing (run make wasm)` };
   }
@@ -28,8 +30,8 @@ async function newOurs() {
   if (typeof mod.Model !== 'function') {
     return { error: 'engine not built: pkg/slimscan.js has no Model export (run make wasm after the engine lands)' };
   }
-  compiled ??= await WebAssembly.compile(await readFile(wasmPath));
-  const exports = await mod.default({ module_or_path: compiled });
+  compiled[dir] ??= await WebAssembly.compile(await readFile(wasmPath));
+  const exports = await mod.default({ module_or_path: compiled[dir] });
   return { mod, memory: exports.memory };
 }
 

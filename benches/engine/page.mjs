@@ -11,22 +11,24 @@ ort.env.wasm.simd = true;
 ort.env.wasm.proxy = false;
 ort.env.logLevel = 'error';
 
-let compiled = null;
+const compiled = {};
 let instances = 0;
 
-async function newOurs() {
+// Our small module (pkg/: .slim op lists), or with `full` the one with tract (pkg/full/: ONNX).
+async function newOurs(full = false) {
+  const dir = full ? '/pkg/full' : '/pkg';
   let mod;
   try {
     // A query string makes a new module record, hence a new wasm instance with its own memory.
-    mod = await import(`/pkg/slimscan.js?instance=${++instances}`);
+    mod = await import(`${dir}/slimscan.js?instance=${++instances}`);
   } catch (e) {
-    return { error: `engine not built: /pkg/slimscan.js did not load (run make wasm): ${e.message.replace(/\?instance=\d+/, '')}` };
+    return { error: `engine not built: ${dir}/slimscan.js did not load (run make wasm): ${e.message.replace(/\?instance=\d+/, '')}` };
   }
   if (typeof mod.Model !== 'function') {
     return { error: 'engine not built: pkg/slimscan.js has no Model export (run make wasm after the engine lands)' };
   }
-  compiled ??= await WebAssembly.compileStreaming(fetch('/pkg/slimscan_bg.wasm'));
-  const exports = await mod.default({ module_or_path: compiled });
+  compiled[dir] ??= await WebAssembly.compileStreaming(fetch(`${dir}/slimscan_bg.wasm`));
+  const exports = await mod.default({ module_or_path: compiled[dir] });
   return { mod, memory: exports.memory };
 }
 

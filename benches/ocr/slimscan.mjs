@@ -10,7 +10,8 @@ import { loadSlimscan } from '../../tests/wasm/load.mjs';
  * startupMs is Ocr.load alone, ms the wall-clock time of the readLine/scanImage call.
  */
 export async function createSlimscan({ det, rec, cls }) {
-  const slim = await loadSlimscan();
+  // ONNX models (the originals) run in the module with tract (pkg/full/).
+  const slim = await loadSlimscan({ full: [det, rec, cls].some((f) => f && f.endsWith('.onnx')) });
   if (typeof slim.Ocr !== 'function') throw new Error('pkg/ has no Ocr API (src/wasm.rs; rebuild with make wasm)');
   const [detBytes, recBytes, clsBytes] = await Promise.all(
     [det, rec, cls].map((f) => (f ? readFile(f).then((b) => new Uint8Array(b)) : undefined)),

@@ -106,6 +106,10 @@ await page.goto(`${origin}/`);
 await page.evaluate(async () => {
   const slim = await import('/pkg/slimscan.js');
   await slim.default();
+  // The module with tract (pkg/full/) runs the original ONNX models.
+  const full = await import('/pkg/full/slimscan.js');
+  await full.default();
+  window.full = full;
   const zx = await import('/zxing/es/reader/index.js');
   const wasmBinary = await (await fetch('/zxing/reader/zxing_reader.wasm')).arrayBuffer();
   await zx.prepareZXingModule({ overrides: { wasmBinary }, fireImmediately: true });
@@ -210,7 +214,8 @@ if (textScenes.length && existsSync(path.join(modelsDir, 'ppocr_det.slim'))) {
     const r = await page.evaluate(async ({ names, urls }) => {
       const get = async (n) => new Uint8Array(await (await fetch(`/models/${n}`)).arrayBuffer());
       const [det, rec, cls, typ, fast] = await Promise.all(names.map(get));
-      const scanner = window.slim.Scanner.load(det, rec, cls, typ, fast);
+      const engine = names.some((n) => n.endsWith('.onnx')) ? window.full : window.slim;
+      const scanner = engine.Scanner.load(det, rec, cls, typ, fast);
       const res = [];
       for (const url of urls) {
         const img = await window.pixels(url);
