@@ -24,7 +24,7 @@ pub mod pack;
 mod tract;
 #[cfg(feature = "tract")]
 pub use tract::encode_onnx;
-#[cfg(feature = "tract")]
+#[cfg(feature = "compress")]
 pub(crate) use tract::{symbol_name, tract_err};
 
 use crate::error::{Error, Result};

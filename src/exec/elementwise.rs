@@ -6,6 +6,28 @@ use super::array::{broadcast, broadcast_strides, coalesce, for_each_row, strides
 use super::program::{BinaryOp, UnaryOp};
 use crate::error::Result;
 
+/// `max` and `min` as comparisons: `f32::max` must ignore a NaN operand, which wasm's
+/// `f32x4.max` does not do, so LLVM leaves it scalar in wasm; these compile to one
+/// `f32x4.pmax`/`pmin` (or `maxps`/`minps`) per four values. They differ from `f32::max` only
+/// when an operand is NaN.
+#[inline(always)]
+pub fn max(a: f32, b: f32) -> f32 {
+    if a < b {
+        b
+    } else {
+        a
+    }
+}
+
+#[inline(always)]
+pub fn min(a: f32, b: f32) -> f32 {
+    if b < a {
+        b
+    } else {
+        a
+    }
+}
+
 /// Runs `$body` with `$f` bound to `op`'s function as a closure, so that every loop using
 /// it is compiled (and vectorised) per operator instead of calling through a pointer.
 macro_rules! with_binary {
@@ -28,11 +50,11 @@ macro_rules! with_binary {
                 $body
             }
             BinaryOp::Max => {
-                let $f = |a: f32, b: f32| a.max(b);
+                let $f = $crate::exec::elementwise::max;
                 $body
             }
             BinaryOp::Min => {
-                let $f = |a: f32, b: f32| a.min(b);
+                let $f = $crate::exec::elementwise::min;
                 $body
             }
             BinaryOp::Pow => {
@@ -184,8 +206,8 @@ pub fn unary(op: UnaryOp, x: &mut [f32]) {
         UnaryOp::Silu => each(x, |v| v / (1.0 + (-v).exp())),
         UnaryOp::Erf => each(x, erf),
         UnaryOp::Square => each(x, |v| v * v),
-        UnaryOp::Relu => each(x, |v| v.max(0.0)),
-        UnaryOp::HardSwish => each(x, |v| v * (v / 6.0 + 0.5).clamp(0.0, 1.0)),
+        UnaryOp::Relu => each(x, |v| max(v, 0.0)),
+        UnaryOp::HardSwish => each(x, |v| v * min(max(v / 6.0 + 0.5, 0.0), 1.0)),
         UnaryOp::Floor => each(x, f32::floor),
         UnaryOp::Ceil => each(x, f32::ceil),
         UnaryOp::Round => each(x, f32::round_ties_even),

@@ -79,8 +79,8 @@ pub fn reduce(x: &Array, axes: &[usize], op: ReduceOp) -> Result<Array> {
     let mut data = match op {
         ReduceOp::Sum | ReduceOp::Mean => fold(&x.data, outer, n, inner, 0.0, |a, b| a + b),
         ReduceOp::MeanOfSquares => fold(&x.data, outer, n, inner, 0.0, |a, b| a + b * b),
-        ReduceOp::Max => fold(&x.data, outer, n, inner, f32::NEG_INFINITY, f32::max),
-        ReduceOp::Min => fold(&x.data, outer, n, inner, f32::INFINITY, f32::min),
+        ReduceOp::Max => fold(&x.data, outer, n, inner, f32::NEG_INFINITY, super::elementwise::max),
+        ReduceOp::Min => fold(&x.data, outer, n, inner, f32::INFINITY, super::elementwise::min),
         ReduceOp::Prod => fold(&x.data, outer, n, inner, 1.0, |a, b| a * b),
     };
     if matches!(op, ReduceOp::MeanOfSquares | ReduceOp::Mean) && n > 0 {

@@ -16,7 +16,7 @@ const LATENCY_WINDOW = 15;
 // original f32 models; every page loads the small one imported above.
 let fullEngine = null;
 async function engineFor(variant) {
-  if (variant !== 'original') return { Scanner };
+  if (variant !== 'original') return { Scanner, Ocr };
   if (!fullEngine) {
     const mod = await import('/pkg/full/slimscan.js');
     await mod.default();
@@ -346,7 +346,8 @@ async function evaluate() {
     }
     res.recogniser = { accuracy: pooledAccuracy(reads), n: reads.length };
     const det = await fetchModel(catalog.models.find((m) => m.role === 'detector')[v], 'detector', v);
-    const ocr = Ocr.load(det, rec, direction, fast);
+    // The original detector is ONNX: the full module (which runs the .slim files as well).
+    const ocr = (await engineFor(v)).Ocr.load(det, rec, direction, fast);
     const pages = [];
     for (const item of manifest.pages) {
       let text = '';
