@@ -25,8 +25,18 @@ fn valid_range(out: usize, s: usize, off: isize, size: usize) -> (usize, usize) 
 
 fn nchw(x: &Array, what: &str) -> Result<[usize; 4]> {
     match x.shape[..] {
-        [n, c, h, w] => Ok([n, c, h, w]),
-        _ => Err(bad(format!("{what} expects an NCHW input, got shape {:?}", x.shape))),
+        [n, c, h, w] if n > 0 && c > 0 && h > 0 && w > 0 => Ok([n, c, h, w]),
+        _ => Err(bad(format!("{what} expects a non-empty NCHW input, got shape {:?}", x.shape))),
+    }
+}
+
+/// A bias of one value or one per output channel.
+fn check_bias(bias: Option<&Array>, channels: usize, what: &str) -> Result<()> {
+    match bias {
+        Some(b) if b.data.len() != 1 && b.data.len() != channels => {
+            Err(bad(format!("{what}: a bias of {} values for {channels} output channels", b.data.len())))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -37,12 +47,34 @@ pub fn conv(x: &Array, k: &Array, bias: Option<&Array>, w: &Window, group: usize
     if group == 0 || c != cg * group || o % group != 0 || [kh, kw] != w.kernel {
         return Err(bad(format!("Conv: input {:?}, kernel {:?}, group {group}", x.shape, k.shape)));
     }
+    check_bias(bias, o, "Conv")?;
     let (oh, pt) = conv_axis(w, h, 0)?;
     let (ow, pl) = conv_axis(w, wd, 1)?;
     let mut out = Array::zeros(vec![n, o, oh, ow])?;
     let og = o / group;
     let [sh, sw] = w.strides;
     let [dh, dw] = w.dilations;
+    // A horizontal stride reads every sw-th value: each input row is first split into its sw
+    // phases (values sw apart, side by side), so every tap reads one contiguous run.
+    let phases: Vec<(usize, usize)> = (0..sw)
+        .scan(0, |at, p| {
+            let len = if p < wd { (wd - p).div_ceil(sw) } else { 0 };
+            let start = *at;
+            *at += len;
+            Some((start, len))
+        })
+        .collect();
+    let phased: Vec<f32> = if sw > 1 {
+        let mut v = Vec::with_capacity(x.data.len());
+        for row in x.data.chunks_exact(wd) {
+            for p in 0..sw.min(wd) {
+                v.extend(row[p..].iter().step_by(sw));
+            }
+        }
+        v
+    } else {
+        Vec::new()
+    };
     for b in 0..n {
         for oc in 0..o {
             let g = oc / og;
@@ -52,7 +84,8 @@ pub fn conv(x: &Array, k: &Array, bias: Option<&Array>, w: &Window, group: usize
             }
             for ci in 0..cg {
                 let ic = g * cg + ci;
-                let src = &x.data[(b * c + ic) * h * wd..(b * c + ic + 1) * h * wd];
+                let plane_in = (b * c + ic) * h * wd..(b * c + ic + 1) * h * wd;
+                let src = if sw > 1 { &phased[plane_in] } else { &x.data[plane_in] };
                 for ky in 0..kh {
                     let (ylo, yhi) = valid_range(oh, sh, (ky * dh) as isize - pt as isize, h);
                     for kx in 0..kw {
@@ -73,8 +106,15 @@ pub fn conv(x: &Array, k: &Array, bias: Option<&Array>, w: &Window, group: usize
                                     *d += wv * s;
                                 }
                             } else {
-                                for ox in xlo..xhi {
-                                    dst[ox] += wv * row[ox * sw + kx * dw - pl];
+                                // Input column ox·sw + offx = (ox + base)·sw + phase.
+                                let (phase, base) =
+                                    (offx.rem_euclid(sw as isize), offx.div_euclid(sw as isize));
+                                let (start, len) = phases[phase as usize];
+                                let run = &row[start..start + len];
+                                let first = (xlo as isize + base) as usize;
+                                for (d, &s) in dst[xlo..xhi].iter_mut().zip(&run[first..first + (xhi - xlo)])
+                                {
+                                    *d += wv * s;
                                 }
                             }
                         }
@@ -93,6 +133,7 @@ pub fn deconv(x: &Array, k: &Array, bias: Option<&Array>, w: &Window, adj: [usiz
     if kc != c || [kh, kw] != w.kernel {
         return Err(bad(format!("Deconv: input {:?}, kernel {:?}", x.shape, k.shape)));
     }
+    check_bias(bias, o, "Deconv")?;
     let pads = match w.padding {
         Pad::Explicit(p) => p,
         Pad::Valid => [0; 4],
@@ -208,10 +249,8 @@ pub fn einsum(expr: &str, a: &Array, b: &Array) -> Result<Array> {
         }
     };
     let sizes: Vec<usize> = letters.iter().map(|&c| size(c)).collect::<Result<_>>()?;
-    if letters
-        .iter()
-        .any(|c| la.iter().filter(|&x| x == c).count() > 1 || lb.iter().filter(|&x| x == c).count() > 1)
-    {
+    let repeated = |l: &[char], c: &char| l.iter().filter(|&x| x == c).count() > 1;
+    if letters.iter().any(|c| repeated(&la, c) || repeated(&lb, c) || repeated(&lo, c)) {
         return Err(err());
     }
     let stride_of = |labels: &[char], shape: &[usize], c: char| -> usize {

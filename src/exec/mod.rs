@@ -457,3 +457,6 @@ pub fn op_name(op: &Op) -> &'static str {
         Op::NearestUpsample { .. } => "NearestUpsample",
     }
 }
+
+#[cfg(test)]
+mod tests;
