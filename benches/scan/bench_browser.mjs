@@ -10,7 +10,7 @@
 //      for (the engine plans the new page size and line widths; the very first one also
 //      prepares the models' plan templates), the median of the other three the warm time.
 // Usage: node benches/scan/bench_browser.mjs [--set DIR] [--real DIR] [--models DIR]
-//        [--pages N] [--out FILE] [--only-full-scan]
+//        [--pages N] [--out FILE] [--only-full-scan] [--engine auto|full]
 import path from 'node:path';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,9 @@ const realDir = path.resolve(arg('real', path.join(root, '../shared/data/codes')
 const modelsDir = path.resolve(arg('models', path.join(root, 'models')));
 const pages = Number(arg('pages', '5'));
 const onlyFullScan = process.argv.includes('--only-full-scan');
+// --engine full: every set in pkg/full/ (tract for ONNX graphs: with format 1.0 .slim files,
+// the engine as it was before the op list); default: .slim sets in the small pkg/.
+const engineChoice = arg('engine', 'auto');
 // A partial run does not overwrite the committed results unless told where to write.
 const out = arg('out', onlyFullScan ? null : path.join(root, 'benches/scan/results/browser.json'));
 
@@ -211,10 +214,10 @@ if (textScenes.length && existsSync(path.join(modelsDir, 'ppocr_det.slim'))) {
     compressed_ppocr: compressed,
   };
   for (const [kind, names] of Object.entries(sets)) {
-    const r = await page.evaluate(async ({ names, urls }) => {
+    const r = await page.evaluate(async ({ names, urls, engineChoice }) => {
       const get = async (n) => new Uint8Array(await (await fetch(`/models/${n}`)).arrayBuffer());
       const [det, rec, cls, typ, fast] = await Promise.all(names.map(get));
-      const engine = names.some((n) => n.endsWith('.onnx')) ? window.full : window.slim;
+      const engine = engineChoice === 'full' || names.some((n) => n.endsWith('.onnx')) ? window.full : window.slim;
       const scanner = engine.Scanner.load(det, rec, cls, typ, fast);
       const res = [];
       for (const url of urls) {
@@ -233,13 +236,13 @@ if (textScenes.length && existsSync(path.join(modelsDir, 'ppocr_det.slim'))) {
         res.push({ url, ms: times[1], ms_first: first, timings_first: firstResult.timings_ms, lines: last.lines.length, reads: last.ocr_reads, type: last.type, timings: last.timings_ms, width: img.width, height: img.height });
       }
       scanner.free();
-      return { res, memory: window.slim.wasmMemoryBytes() };
-    }, { names, urls: textScenes.map((s) => s.url) });
+      return { res, memory: engine.wasmMemoryBytes() };
+    }, { names, urls: textScenes.map((s) => s.url), engineChoice });
     full[kind] = {
       pages: r.res, ms_median: median(r.res.map((x) => x.ms)), ms_first_median: median(r.res.map((x) => x.ms_first)),
       wasm_memory_bytes: r.memory,
     };
-    console.log(`full scan, ${kind} models: median ${full[kind].ms_median.toFixed(0)} ms (first capture of a page: ${full[kind].ms_first_median.toFixed(0)} ms) over ${r.res.length} text pages (${r.res.map((x) => `${x.width}x${x.height} ${x.lines} lines (${x.reads.fast ? `read again: ${x.reads.main} of ${x.reads.fast}` : `${x.reads.main} crops`}) ${x.ms.toFixed(0)} ms, first ${x.ms_first.toFixed(0)} ms`).join('; ')})`);
+    console.log(`full scan, ${kind} models: median ${full[kind].ms_median.toFixed(0)} ms (first capture of a page: ${full[kind].ms_first_median.toFixed(0)} ms; wasm memory after: ${(r.memory / 1e6).toFixed(1)} MB) over ${r.res.length} text pages (${r.res.map((x) => `${x.width}x${x.height} ${x.lines} lines (${x.reads.fast ? `read again: ${x.reads.main} of ${x.reads.fast}` : `${x.reads.main} crops`}) ${x.ms.toFixed(0)} ms, first ${x.ms_first.toFixed(0)} ms`).join('; ')})`);
   }
 } else {
   console.error('no text scenes or no OCR models (make models): full-scan timing skipped');
