@@ -292,26 +292,68 @@ pub fn einsum(expr: &str, a: &Array, b: &Array) -> Result<Array> {
     let order: Vec<usize> = (0..letters.len()).filter(|&i| letters[i] != inner && sizes[i] > 1).collect();
     let ii = letters.iter().position(|&c| c == inner).ok_or_else(err)?;
     let (n, ia, ib, io) = (sizes[ii], sa[ii], sb[ii], so[ii]);
+    let loops = Loops { order, sizes, sa, sb, so, n, ia, ib, io };
+    run_loops(&loops, &a.data, &b.data, &mut out.data);
+    Ok(out)
+}
+
+/// The loop nest of an Einstein sum: every letter but the innermost in `order`, the
+/// innermost (`n` values, strides `ia`, `ib`, `io`) as a row.
+struct Loops {
+    order: Vec<usize>,
+    sizes: Vec<usize>,
+    sa: Vec<usize>,
+    sb: Vec<usize>,
+    so: Vec<usize>,
+    n: usize,
+    ia: usize,
+    ib: usize,
+    io: usize,
+}
+
+/// Runs the loops, compiled for AVX2 where the CPU has it (rows of 8 lanes instead of SSE2's
+/// 4; the same operations in the same order, so the same bits).
+fn run_loops(l: &Loops, a: &[f32], b: &[f32], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernels::x86_avx2::available() {
+        // SAFETY: the CPU has AVX2 (checked at run time just above).
+        unsafe { loops_avx2(l, a, b, out) };
+        return;
+    }
+    loops(l, a, b, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn loops_avx2(l: &Loops, a: &[f32], b: &[f32], out: &mut [f32]) {
+    loops(l, a, b, out);
+}
+
+#[inline(always)]
+fn loops(l: &Loops, a: &[f32], b: &[f32], out: &mut [f32]) {
+    let Loops { order, sizes, sa, sb, so, n, ia, ib, io } = l;
+    let (n, ia, ib, io) = (*n, *ia, *ib, *io);
+
     let mut idx = vec![0usize; order.len()];
     let (mut pa, mut pb, mut po) = (0usize, 0usize, 0usize);
     'outer: loop {
-        let dst = &mut out.data[po..po + (n - 1) * io + 1];
+        let dst = &mut out[po..po + (n - 1) * io + 1];
         match (ia, ib) {
             (0, 1) => {
-                let p = a.data[pa];
-                for (d, &q) in dst.iter_mut().zip(&b.data[pb..pb + n]) {
+                let p = a[pa];
+                for (d, &q) in dst.iter_mut().zip(&b[pb..pb + n]) {
                     *d += p * q;
                 }
             }
             (1, 0) => {
-                let q = b.data[pb];
-                for (d, &p) in dst.iter_mut().zip(&a.data[pa..pa + n]) {
+                let q = b[pb];
+                for (d, &p) in dst.iter_mut().zip(&a[pa..pa + n]) {
                     *d += p * q;
                 }
             }
             _ => {
                 for i in 0..n {
-                    dst[i * io] += a.data[pa + i * ia] * b.data[pb + i * ib];
+                    dst[i * io] += a[pa + i * ia] * b[pb + i * ib];
                 }
             }
         }
@@ -335,5 +377,4 @@ pub fn einsum(expr: &str, a: &Array, b: &Array) -> Result<Array> {
             idx[k] = 0;
         }
     }
-    Ok(out)
 }
