@@ -123,6 +123,7 @@ fn inspect_prints_a_table_and_stable_json() {
     assert_eq!(json["meta"]["task"], "test");
     assert_eq!(json["version"], "1.1");
     assert_eq!(json["graph_bytes"], 0);
+    assert!(json["graph_kind"].is_null(), "a tensor archive has no graph");
     let t = &json["totals"];
     assert_eq!(t["file_bytes"], bytes.len() as u64);
     assert!(t["original_bytes"].is_null() && t["reduction"].is_null(), "{t}");
@@ -426,6 +427,7 @@ fn compress_then_inspect_accounts_for_every_byte() {
         text.contains("x smaller") && text.contains("pw.weight") && text.contains("all 5 tensors"),
         "{text}"
     );
+    assert!(text.contains("graph: op list, ") && text.contains(" 5 compressed layers"), "{text}");
 
     // Fixed-width coding everywhere: every gain is exactly 1, raw f32 has none.
     let plain = dir.join("plain.slim");

@@ -19,6 +19,7 @@ pub fn run(path: &Path, json: bool) -> Result<()> {
             "version": format!("{}.{}", file.version.0, file.version.1),
             "meta": file.meta,
             "graph_bytes": file.graph.as_ref().map_or(0, Vec::len),
+            "graph_kind": graph_kind(&file).0,
             "sizes": file.sizes,
             "tensors": sum.tensors,
             "totals": sum.totals,
@@ -28,6 +29,33 @@ pub fn run(path: &Path, json: bool) -> Result<()> {
         print!("{}", table(path, &file, &sum));
     }
     Ok(())
+}
+
+/// What GRPH holds: `("op_list", description)`, `("onnx", …)` or `(null, …)` without a graph.
+fn graph_kind(file: &SlimFile) -> (serde_json::Value, String) {
+    use slimscan::exec::program::{Op, Program};
+    match &file.graph {
+        None => (serde_json::Value::Null, "no graph (a tensor archive)".into()),
+        Some(g) if Program::is_program(g) => match Program::decode(g) {
+            Ok(p) => {
+                let slim = p.nodes.iter().filter(|n| matches!(n.op, Op::Slim(_))).count();
+                let open = if p.symbols.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} open input sizes", p.symbols.len())
+                };
+                (
+                    "op_list".into(),
+                    format!("op list, {} nodes, {slim} compressed layers{open}", p.nodes.len()),
+                )
+            }
+            Err(e) => ("op_list".into(), format!("op list that does not load: {e}")),
+        },
+        Some(_) => (
+            "onnx".into(),
+            "ONNX (format 1.0 layout: the CLI runs it; `slimscan lower` rewrites it for the browser)".into(),
+        ),
+    }
 }
 
 /// Stream codings of a tensor, one letter per stream in file order (values, gaps or the four
@@ -63,6 +91,7 @@ fn table(path: &Path, file: &SlimFile, sum: &Summary) -> String {
         let inflated = sec.inflated_bytes.map_or(String::new(), |b| format!("  (deflated from {b} B)"));
         let _ = writeln!(o, "  section {:<4} {:>12} B{inflated}", sec.tag, sec.bytes);
     }
+    let _ = writeln!(o, "  graph: {}", graph_kind(file).1);
     let _ = writeln!(o);
 
     let shapes: Vec<String> = sum.tensors.iter().map(|t| format!("{:?}", t.dims)).collect();
