@@ -40,8 +40,25 @@ fn check_bias(bias: Option<&Array>, channels: usize, what: &str) -> Result<()> {
     }
 }
 
-/// f32 convolution; kernel `[O, C/group, kh, kw]`.
+/// f32 convolution; kernel `[O, C/group, kh, kw]`. Compiled for AVX2 where the CPU has it
+/// (same operations in the same order, so the same bits).
 pub fn conv(x: &Array, k: &Array, bias: Option<&Array>, w: &Window, group: usize) -> Result<Array> {
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernels::x86_avx2::available() {
+        // SAFETY: the CPU has AVX2 (checked at run time just above).
+        return unsafe { conv_avx2(x, k, bias, w, group) };
+    }
+    conv_rows(x, k, bias, w, group)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn conv_avx2(x: &Array, k: &Array, bias: Option<&Array>, w: &Window, group: usize) -> Result<Array> {
+    conv_rows(x, k, bias, w, group)
+}
+
+#[inline(always)]
+fn conv_rows(x: &Array, k: &Array, bias: Option<&Array>, w: &Window, group: usize) -> Result<Array> {
     let [n, c, h, wd] = nchw(x, "Conv")?;
     let [o, cg, kh, kw] = nchw(k, "a Conv kernel")?;
     if group == 0 || c != cg * group || o % group != 0 || [kh, kw] != w.kernel {
