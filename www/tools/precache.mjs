@@ -45,6 +45,14 @@ for (const url of precache) {
 for (const m of catalog.models) {
   if (existsSync(fileOf(m.original))) files[m.original] = statSync(fileOf(m.original)).size;
 }
+// The full engine (pkg/full/, tract) that only the comparison panel fetches: listed with its
+// size, not precached, and part of the version so an offline copy of it goes with its build.
+for (const url of ['/pkg/full/slimscan.js', '/pkg/full/slimscan_bg.wasm']) {
+  if (!existsSync(fileOf(url))) continue;
+  const bytes = readFileSync(fileOf(url));
+  hash.update(url).update('\0').update(createHash('sha256').update(bytes).digest());
+  files[url] = bytes.length;
+}
 const version = hash.digest('hex').slice(0, 16);
 precache.push('/build.json');
 

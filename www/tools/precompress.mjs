@@ -1,6 +1,6 @@
 // Writes a brotli (.br, quality 11) and a gzip (.gz, level 9) copy next to every file the app
 // serves from the build (www/build.json, written by precache.mjs: the shell, the wasm package,
-// the compressed models and the originals of the comparison panel), for a server that sends
+// the compressed models, and the originals and full engine of the comparison panel), for a server that sends
 // them with `Content-Encoding` (issue 27). A copy newer than its file is kept. Prints the sizes
 // and what a first visit downloads (the precache list) with each encoding. Run by `make app`;
 // the copies are git-ignored.
@@ -20,11 +20,12 @@ if (!existsSync(buildFile)) {
   process.exit(1);
 }
 const build = JSON.parse(readFileSync(buildFile, 'utf8'));
-// What a first visit downloads: every file of the build but the originals, which only the
-// comparison panel loads (precache.mjs lists them in build.json, not in the precache).
+// What a first visit downloads: every file of the build but the originals and the full engine
+// (pkg/full/), which only the comparison panel loads (precache.mjs lists them in build.json,
+// not in the precache).
 const catalog = JSON.parse(readFileSync(path.join(www, 'models.json'), 'utf8'));
 const originals = new Set(catalog.models.map((m) => m.original));
-const firstVisit = new Set(Object.keys(build.files).filter((u) => !originals.has(u)));
+const firstVisit = new Set(Object.keys(build.files).filter((u) => !originals.has(u) && !u.startsWith('/pkg/full/')));
 
 const ENCODINGS = {
   br: (bytes) => brotliCompressSync(bytes, {
