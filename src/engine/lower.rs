@@ -32,8 +32,6 @@ use tract_onnx::tract_core::ops::{
     nn::{DataFormat, Reduce, Reducer, RmsNorm, Softmax, SoftmaxKind},
     source::TypedSource,
 };
-use tract_onnx::tract_hir::infer::Factoid;
-use tract_onnx::tract_hir::internal::DimLike;
 
 /// Constants up to this many values stay inline in the op list; larger ones go to TENS.
 const INLINE_VALUES: usize = 64;
@@ -67,22 +65,7 @@ impl Model {
             return Err(Error::Model("this model is already an op list".into()));
         };
         let base = &t.base;
-        let n = base.input_outlets().map_err(|e| tract_err("model inputs", e))?.len();
-        let declared: Vec<Vec<Option<usize>>> = (0..n)
-            .map(|i| {
-                let fact = base.input_fact(i).map_err(|e| tract_err("model inputs", e))?;
-                let rank = fact
-                    .shape
-                    .rank()
-                    .concretize()
-                    .ok_or_else(|| Error::Model(format!("input {i} has no known rank")))?;
-                Ok((0..rank as usize)
-                    .map(|a| {
-                        fact.shape.dims().nth(a).and_then(|d| d.concretize()).and_then(|d| d.to_usize().ok())
-                    })
-                    .collect())
-            })
-            .collect::<Result<_>>()?;
+        let declared = t.declared_dims().map_err(|i| Error::Model(format!("input {i} has no known rank")))?;
         let hinted = |i: usize, a: usize| {
             hint.and_then(|h| h.get(i)).filter(|s| s.len() == declared[i].len()).map(|s| s[a])
         };

@@ -251,30 +251,30 @@ impl TractModel {
             .map_err(|e| tract_err(&format!("preparing the model for input shapes {shapes:?}"), e))
     }
 
+    /// Each input's dimensions as the model declares them: fixed (`Some`) or open (`None`).
+    /// `Err(i)` when input `i` has no known rank.
+    pub(super) fn declared_dims(&self) -> std::result::Result<Vec<Vec<Option<usize>>>, usize> {
+        let n = self.base.input_outlets().map_err(|_| 0usize)?.len();
+        (0..n)
+            .map(|i| {
+                let fact = self.base.input_fact(i).map_err(|_| i)?;
+                let rank = fact.shape.rank().concretize().ok_or(i)? as usize;
+                Ok((0..rank)
+                    .map(|a| {
+                        fact.shape.dims().nth(a).and_then(|d| d.concretize()).and_then(|d| d.to_usize().ok())
+                    })
+                    .collect())
+            })
+            .collect()
+    }
+
     /// The template for a model with open input dimensions: every open dimension left
     /// open if tract can type the graph so, else only the leading (batch) and the last (a
     /// text line's width; Paddle's recogniser reshapes by its fixed height), the others
     /// taken from `shapes`. `None` for a model without open dimensions or that tract cannot
     /// type with any left open.
     fn build_template(&self, shapes: &[Vec<usize>]) -> Option<Template> {
-        let n = self.base.input_outlets().ok()?.len();
-        let declared: Vec<Vec<Option<usize>>> = (0..n)
-            .map(|i| {
-                let fact = self.base.input_fact(i).ok()?;
-                let rank = fact.shape.rank().concretize()? as usize;
-                Some(
-                    (0..rank)
-                        .map(|a| {
-                            fact.shape
-                                .dims()
-                                .nth(a)
-                                .and_then(|d| d.concretize())
-                                .and_then(|d| d.to_usize().ok())
-                        })
-                        .collect(),
-                )
-            })
-            .collect::<Option<_>>()?;
+        let declared = self.declared_dims().ok()?;
         if declared.iter().flatten().all(Option::is_some) || declared.len() != shapes.len() {
             return None;
         }

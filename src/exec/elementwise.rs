@@ -104,6 +104,32 @@ fn zip_rows<F: Fn(f32, f32) -> f32>(out: &mut [f32], out_shape: &[usize], a: &Ar
     });
 }
 
+/// `t[i] = f(t[i], other[..])` in place, `other` broadcast to `t`'s shape: every element is
+/// read before it is written, so no copy of `t` is needed.
+fn assign(t: &mut Array, other: &Array, f: impl Fn(f32, f32) -> f32) {
+    let st = strides(&t.shape);
+    let so = broadcast_strides(&other.shape, &t.shape);
+    let (d, [st, so]) = coalesce(&t.shape, [&st, &so]);
+    let n = d[d.len() - 1];
+    let (it, io) = (st[st.len() - 1], so[so.len() - 1]);
+    for_each_row(&d, &[st, so], |[o, y]| {
+        if it == 1 && io == 1 {
+            for (r, &q) in t.data[o..o + n].iter_mut().zip(&other.data[y..y + n]) {
+                *r = f(*r, q);
+            }
+        } else if it == 1 && io == 0 {
+            let q = other.data[y];
+            for r in &mut t.data[o..o + n] {
+                *r = f(*r, q);
+            }
+        } else {
+            for i in 0..n {
+                t.data[o + i * it] = f(t.data[o + i * it], other.data[y + i * io]);
+            }
+        }
+    });
+}
+
 /// `a ∘ b` with numpy broadcasting; reuses `a`'s or `b`'s buffer when given ownership and it
 /// already has the output's shape.
 pub fn binary(op: BinaryOp, a: std::borrow::Cow<'_, Array>, b: std::borrow::Cow<'_, Array>) -> Result<Array> {
@@ -119,51 +145,11 @@ fn binary_with(
     let shape = broadcast(&a.shape, &b.shape)?;
     match (a, b) {
         (Cow::Owned(mut a), b) if a.shape == shape => {
-            let dims = shape.clone();
-            // In place: the output walks `a`'s own buffer; a copy of `a`'s row is not needed
-            // because every element is read before it is written.
-            let sb = broadcast_strides(&b.shape, &dims);
-            let so = strides(&dims);
-            let (d, [so, sb]) = coalesce(&dims, [&so, &sb]);
-            let n = d[d.len() - 1];
-            let (io, ib) = (so[so.len() - 1], sb[sb.len() - 1]);
-            for_each_row(&d, &[so, sb], |[o, y]| {
-                if io == 1 && ib == 1 {
-                    for (r, &q) in a.data[o..o + n].iter_mut().zip(&b.data[y..y + n]) {
-                        *r = f(*r, q);
-                    }
-                } else if io == 1 && ib == 0 {
-                    let q = b.data[y];
-                    for r in &mut a.data[o..o + n] {
-                        *r = f(*r, q);
-                    }
-                } else {
-                    for i in 0..n {
-                        a.data[o + i * io] = f(a.data[o + i * io], b.data[y + i * ib]);
-                    }
-                }
-            });
+            assign(&mut a, &b, f);
             Ok(a)
         }
         (a, Cow::Owned(mut b)) if b.shape == shape => {
-            let dims = shape.clone();
-            let sa = broadcast_strides(&a.shape, &dims);
-            let so = strides(&dims);
-            let (d, [so, sa]) = coalesce(&dims, [&so, &sa]);
-            let n = d[d.len() - 1];
-            let (io, ia) = (so[so.len() - 1], sa[sa.len() - 1]);
-            for_each_row(&d, &[so, sa], |[o, x]| {
-                if io == 1 && ia == 0 {
-                    let p = a.data[x];
-                    for r in &mut b.data[o..o + n] {
-                        *r = f(p, *r);
-                    }
-                } else {
-                    for i in 0..n {
-                        b.data[o + i * io] = f(a.data[x + i * ia], b.data[o + i * io]);
-                    }
-                }
-            });
+            assign(&mut b, &a, |r, p| f(p, r));
             Ok(b)
         }
         (a, b) => {

@@ -10,7 +10,8 @@ use super::program::{BinaryOp, Node, Op, UnaryOp};
 use crate::error::Result;
 use std::borrow::Cow;
 
-/// Where a step reads: a register (0 is the fused input) or a constant node.
+/// Where a step reads: a register (0 is the fused input) or a constant, by its position in
+/// [`Fused::consts`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Operand {
     Reg(usize),
@@ -96,30 +97,34 @@ pub fn plan(nodes: &[Node], outputs: &[usize]) -> (Vec<Option<Fused>>, Vec<bool>
         }
         let Some(len) = chosen else { continue };
         let prefix = &region[..len];
+        let mut consts = Vec::new();
+        for &p in prefix {
+            for &k in &nodes[p].inputs {
+                if is_const(k) && !consts.contains(&k) {
+                    consts.push(k);
+                }
+            }
+        }
         let reg_of = |k: usize| -> Operand {
             if k == x {
                 Operand::Reg(0)
             } else if let Some(p) = prefix.iter().position(|&q| q == k) {
                 Operand::Reg(p + 1)
             } else {
-                Operand::Const(k)
+                Operand::Const(consts.iter().position(|&c| c == k).unwrap_or(0))
             }
         };
-        let mut steps = Vec::with_capacity(len);
-        let mut consts = Vec::new();
-        for &p in prefix {
-            let ins = &nodes[p].inputs;
-            for &k in ins {
-                if is_const(k) && !consts.contains(&k) {
-                    consts.push(k);
+        let steps = prefix
+            .iter()
+            .map(|&p| {
+                let ins = &nodes[p].inputs;
+                match &nodes[p].op {
+                    Op::Unary(u) => Step::Unary(*u, reg_of(ins[0])),
+                    Op::Binary(b) => Step::Binary(*b, reg_of(ins[0]), reg_of(ins[1])),
+                    _ => unreachable!("regions hold element-wise nodes only"),
                 }
-            }
-            steps.push(match &nodes[p].op {
-                Op::Unary(u) => Step::Unary(*u, reg_of(ins[0])),
-                Op::Binary(b) => Step::Binary(*b, reg_of(ins[0]), reg_of(ins[1])),
-                _ => unreachable!("regions hold element-wise nodes only"),
-            });
-        }
+            })
+            .collect();
         for &p in &prefix[..len - 1] {
             absorbed[p] = true;
         }
@@ -181,7 +186,6 @@ fn run_blocks(f: &Fused, x: Cow<'_, Array>, consts: &[&Array]) -> Result<Array> 
     if consts.iter().any(|c| broadcast(&shape, &c.shape).ok().as_deref() != Some(&shape[..])) {
         return run_unfused(f, x.into_owned(), consts);
     }
-    let const_at = |node: usize| f.consts.iter().position(|&c| c == node).unwrap_or(0);
     let nc = consts.len();
     // Rows: the longest run of trailing axes every operand walks linearly (with stride 1,
     // or 0 for a constant repeated along it); per row, each constant's offset and stride.
@@ -233,8 +237,7 @@ fn run_blocks(f: &Fused, x: Cow<'_, Array>, consts: &[&Array]) -> Result<Array> 
                 let src = |o: Operand| -> Src<'_> {
                     match o {
                         Operand::Reg(k) => Src::Slice(&done[k][..len]),
-                        Operand::Const(node) => {
-                            let k = const_at(node);
+                        Operand::Const(k) => {
                             let c = consts[k];
                             if last_stride[k] == 0 {
                                 Src::Scalar(c.data[const_off[k]])
@@ -266,13 +269,12 @@ fn run_blocks(f: &Fused, x: Cow<'_, Array>, consts: &[&Array]) -> Result<Array> 
 }
 
 fn run_unfused(f: &Fused, x: Array, consts: &[&Array]) -> Result<Array> {
-    let const_at = |node: usize| f.consts.iter().position(|&c| c == node).unwrap_or(0);
     let mut regs: Vec<Array> = vec![x];
     for step in &f.steps {
         let get = |o: Operand, regs: &Vec<Array>| -> Array {
             match o {
                 Operand::Reg(k) => regs[k].clone(),
-                Operand::Const(node) => consts[const_at(node)].clone(),
+                Operand::Const(k) => consts[k].clone(),
             }
         };
         let v = match step {

@@ -300,7 +300,7 @@ fn a_fused_region_computes_what_its_nodes_compute_one_by_one() {
     // A constant that widens the value: the region falls back to whole arrays.
     let f = fuse::Fused {
         input: 0,
-        steps: vec![fuse::Step::Binary(BinaryOp::Add, fuse::Operand::Reg(0), fuse::Operand::Const(1))],
+        steps: vec![fuse::Step::Binary(BinaryOp::Add, fuse::Operand::Reg(0), fuse::Operand::Const(0))],
         consts: vec![1],
     };
     let wide = random(&[2, 3], 3);
